@@ -1,0 +1,38 @@
+# audit-sdk developer entry points. Every target sets up what it needs by itself.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+COLLECTOR := collector/dist/otelcol-audit
+
+.PHONY: demo test lint typecheck unit collector bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## Run the demo on the embedded default sink (no collector, no network).
+demo: $(STAMP)
+	$(PY) examples/demo_app.py --out demo-out
+
+## Build the otelcol-audit collector distribution from Go modules (cached).
+collector: $(COLLECTOR)
+$(COLLECTOR): collector/builder-config.yaml scripts/build-collector.sh
+	bash scripts/build-collector.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests examples benchmarks
+	$(VENV)/bin/mypy
+
+## The whole test suite: lint, types, unit, integration and collector end-to-end tests.
+test: $(STAMP) collector
+	$(MAKE) lint
+	AUDIT_SDK_REQUIRE_COLLECTOR=1 $(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_emit.py
+
+clean:
+	rm -rf $(VENV) demo-out collector/dist collector/build

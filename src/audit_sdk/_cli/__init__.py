@@ -1,0 +1,1 @@
+"""Subcommands of the `audit-sdk` command, one module each."""
