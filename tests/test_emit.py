@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +18,28 @@ from audit_sdk._canonical import canonical_from_otlp, compute_mac, record_hash
 from audit_sdk._checkpoint import verify_checkpoint
 from audit_sdk._keys import checkpoint_key_id
 from audit_sdk.testing import capture_audit_records
-from tests.conftest import attributes_of, read_trail
+from helpers import attributes_of, read_trail
 
-MANDATORY = ("audit.record.id", "audit.actor.id", "audit.actor.type", "audit.action", "audit.outcome")
+MANDATORY = (
+    "audit.record.id",
+    "audit.actor.id",
+    "audit.actor.type",
+    "audit.action",
+    "audit.outcome",
+)
 
 
 def test_record_carries_audit_cloudevents_chain_and_integrity_attributes(tracer: Any) -> None:
     with capture_audit_records(service_name="billing") as audit:
         with tracer.start_as_current_span("export") as span:
             receipt = audit_sdk.audit_event(
-                "user.data.export", action="EXPORT", actor="alice", actor_type="user",
-                target="customer/42", target_type="customer", source="10.0.0.7",
+                "user.data.export",
+                action="EXPORT",
+                actor="alice",
+                actor_type="user",
+                target="customer/42",
+                target_type="customer",
+                source="10.0.0.7",
                 details={"format": "csv", "rows": 3},
             )
         [record] = audit.events
@@ -71,9 +82,13 @@ def test_no_details_means_no_body_and_no_span_means_no_trace() -> None:
 
 def test_each_record_commits_to_its_predecessor() -> None:
     with capture_audit_records() as audit:
-        receipts = [audit_sdk.audit_event("doc.read", action="READ", actor=f"u{i}") for i in range(5)]
+        receipts = [
+            audit_sdk.audit_event("doc.read", action="READ", actor=f"u{i}") for i in range(5)
+        ]
         records = audit.events
-    for previous, (receipt, record) in zip(receipts, zip(receipts[1:], records[1:], strict=True)):
+    for previous, (receipt, record) in zip(
+        receipts, zip(receipts[1:], records[1:], strict=True), strict=False
+    ):
         assert record.attributes["audit.sequence.previous_hash"] == previous.record_hash
         assert record.attributes["audit.sequence.previous_record_id"] == previous.record_id
         assert record.sequence_number == receipt.sequence_number
@@ -88,7 +103,7 @@ def test_checkpoints_every_n_records_and_a_signed_end_record(checkpoint_key: Any
     numbers = [r.sequence_number for r in records]
     assert numbers == list(range(1, len(records) + 1))
     checkpoints = [r for r in records if r.is_checkpoint]
-    # 1-3, checkpoint 4; 5-7, checkpoint 8 (the first checkpoint counts as covered); 9; end record 10
+    # 1-3, checkpoint 4; 5-7, checkpoint 8 (the first one counts as covered); 9; end record 10
     assert [c.attributes["audit.checkpoint.number"] for c in checkpoints] == [3, 7, 9]
     end = records[-1]
     assert end.attributes["audit.sequence.end"] is True
@@ -100,13 +115,24 @@ def test_checkpoints_every_n_records_and_a_signed_end_record(checkpoint_key: Any
         assert a["audit.checkpoint.hash"] == record_hash(covered.canonical_bytes())
         assert a["audit.checkpoint.key_id"] == checkpoint_key_id(public)
         assert a["audit.actor.type"] == "system" and a["audit.action"] == "CHECKPOINT"
-        assert verify_checkpoint(public, a["audit.checkpoint.signature"], cp.stream_id,
-                                 covered.sequence_number, a["audit.checkpoint.hash"],
-                                 closed=a.get("audit.sequence.end", False))
+        assert verify_checkpoint(
+            public,
+            a["audit.checkpoint.signature"],
+            cp.stream_id,
+            covered.sequence_number,
+            a["audit.checkpoint.hash"],
+            closed=a.get("audit.sequence.end", False),
+        )
     # the end record's signature covers the 'closed' text only
     a = end.attributes
-    assert not verify_checkpoint(public, a["audit.checkpoint.signature"], end.stream_id,
-                                 a["audit.checkpoint.number"], a["audit.checkpoint.hash"], closed=False)
+    assert not verify_checkpoint(
+        public,
+        a["audit.checkpoint.signature"],
+        end.stream_id,
+        a["audit.checkpoint.number"],
+        a["audit.checkpoint.hash"],
+        closed=False,
+    )
 
 
 def test_closed_logger_refuses_further_events() -> None:
@@ -118,7 +144,7 @@ def test_closed_logger_refuses_further_events() -> None:
 
 
 def test_explicit_timestamp_and_record_id_are_kept() -> None:
-    when = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
     with capture_audit_records() as audit:
         audit_sdk.audit_event("doc.read", action="READ", timestamp=when, record_id="rid-1")
         [record] = audit.events
@@ -143,8 +169,15 @@ def test_context_supplies_actor_source_and_request_id() -> None:
 
 
 def test_custom_attributes_of_every_type_are_signed() -> None:
-    extra = {"http.method": "GET", "n": 2**62, "ratio": -0.25, "ok": True,
-             "raw": b"\x00\xff", "tags": ["a", "b"], "k\U0001f600": "astral"}
+    extra = {
+        "http.method": "GET",
+        "n": 2**62,
+        "ratio": -0.25,
+        "ok": True,
+        "raw": b"\x00\xff",
+        "tags": ["a", "b"],
+        "k\U0001f600": "astral",
+    }
     with capture_audit_records() as audit:
         audit_sdk.audit_event("doc.read", action="READ", attributes=extra)
         [record] = audit.events
@@ -154,14 +187,24 @@ def test_custom_attributes_of_every_type_are_signed() -> None:
     assert mac == record.attributes["audit.integrity.value"]
 
 
-def test_file_sink_writes_otlp_json_lines_that_verify(tmp_path: Path, keys: Any,
-                                                      checkpoint_key: Any, tracer: Any) -> None:
+def test_file_sink_writes_otlp_json_lines_that_verify(
+    tmp_path: Path, keys: Any, checkpoint_key: Any, tracer: Any
+) -> None:
     trail = tmp_path / "trail" / "audit.jsonl"
-    logger = audit_sdk.configure(service_name="files", keys=keys, checkpoint_key=checkpoint_key,
-                                 trail_path=trail, checkpoint_every=4)
+    logger = audit_sdk.configure(
+        service_name="files",
+        keys=keys,
+        checkpoint_key=checkpoint_key,
+        trail_path=trail,
+        checkpoint_every=4,
+    )
     with tracer.start_as_current_span("s"):
-        receipts = [audit_sdk.audit_event("doc.read", action="READ", details={"i": i},
-                                          attributes={"f": i / 3}) for i in range(10)]
+        receipts = [
+            audit_sdk.audit_event(
+                "doc.read", action="READ", details={"i": i}, attributes={"f": i / 3}
+            )
+            for i in range(10)
+        ]
     logger.close()
     entries = read_trail(trail)
     assert len(entries) == 10 + 3  # checkpoints after 4 and 8 (+1), and the end record
@@ -205,7 +248,10 @@ def test_key_rotation_signs_with_the_active_key_id() -> None:
         audit_sdk.audit_event("doc.read", action="READ")
         [record] = audit.events
     assert record.attributes["audit.integrity.key_id"] == "new"
-    assert compute_mac(b"n" * 32, record.canonical_bytes()) == record.attributes["audit.integrity.value"]
+    assert (
+        compute_mac(b"n" * 32, record.canonical_bytes())
+        == record.attributes["audit.integrity.value"]
+    )
 
 
 def test_otlp_environment_selects_the_otlp_exporter(keys: Any) -> None:
@@ -216,11 +262,14 @@ def test_otlp_environment_selects_the_otlp_exporter(keys: Any) -> None:
 
     assert _otlp_exporter({}) is None
     assert isinstance(_otlp_exporter({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"}), Http)
-    grpc = _otlp_exporter({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
-                           "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+    grpc = _otlp_exporter(
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
+    )
     assert isinstance(grpc, Grpc)
     with pytest.raises(audit_sdk.AuditConfigurationError, match="http/json"):
-        _otlp_exporter({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://x", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"})
+        _otlp_exporter(
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://x", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}
+        )
 
 
 def test_sdk_disabled_is_refused_rather_than_dropping_records(keys: Any) -> None:
@@ -235,8 +284,13 @@ def test_to_cloudevent_is_accepted_by_the_cloudevents_package(tracer: Any) -> No
 
     with capture_audit_records() as audit:
         with tracer.start_as_current_span("s"):
-            audit_sdk.audit_event("user.data.export", action="EXPORT", actor="alice",
-                                  target="customer/42", details={"rows": 3})
+            audit_sdk.audit_event(
+                "user.data.export",
+                action="EXPORT",
+                actor="alice",
+                target="customer/42",
+                details={"rows": 3},
+            )
         audit_sdk.audit_event("user.login", action="LOGIN")
         traced, untraced = audit.events
     event = audit_sdk.to_cloudevent(traced)

@@ -21,7 +21,9 @@ json_scalars = (
 )
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -46,8 +48,17 @@ def test_doubles_follow_ecmascript(value: float) -> None:
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(0.0, "0"), (-0.0, "0"), (100.0, "100"), (1e21, "1e+21"), (1e20, "100000000000000000000"),
-     (1e-7, "1e-7"), (1e-6, "0.000001"), (-3.75, "-3.75"), (5e-324, "5e-324")],
+    [
+        (0.0, "0"),
+        (-0.0, "0"),
+        (100.0, "100"),
+        (1e21, "1e+21"),
+        (1e20, "100000000000000000000"),
+        (1e-7, "1e-7"),
+        (1e-6, "0.000001"),
+        (-3.75, "-3.75"),
+        (5e-324, "5e-324"),
+    ],
 )
 def test_known_double_spellings(value: float, text: str) -> None:
     assert format_double(value) == text

@@ -19,8 +19,18 @@ VECTORS = json.loads((VECTORS_DIR / "records.json").read_text(encoding="utf-8"))
 def test_there_are_enough_vectors_covering_the_required_cases() -> None:
     assert len(VECTORS) >= 12
     names = " ".join(v["name"] for v in VECTORS)
-    for topic in ("unicode", "astral", "2^53", "doubles", "bools", "bytes", "nested",
-                  "empty body", "no body", "trace"):
+    for topic in (
+        "unicode",
+        "astral",
+        "2^53",
+        "doubles",
+        "bools",
+        "bytes",
+        "nested",
+        "empty body",
+        "no body",
+        "trace",
+    ):
         assert topic in names, topic
 
 
@@ -38,7 +48,9 @@ def test_vector_recomputes_byte_for_byte(vector: dict) -> None:
 
 def test_vectors_file_matches_its_generator() -> None:
     result = subprocess.run(
-        [sys.executable, str(VECTORS_DIR / "generate.py"), "--check"], capture_output=True, text=True
+        [sys.executable, str(VECTORS_DIR / "generate.py"), "--check"],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
 
@@ -57,5 +69,7 @@ def test_any_change_to_a_signed_field_changes_the_canonical_bytes() -> None:
 def test_integrity_attributes_are_not_signed() -> None:
     vector = VECTORS[0]
     record = json.loads(json.dumps(vector["log_record"]))
-    record["attributes"] = [a for a in record["attributes"] if not a["key"].startswith("audit.integrity.")]
+    record["attributes"] = [
+        a for a in record["attributes"] if not a["key"].startswith("audit.integrity.")
+    ]
     assert canonical_from_otlp(record) == base64.b64decode(vector["canonical_b64"])

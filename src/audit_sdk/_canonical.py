@@ -17,8 +17,8 @@ from audit_sdk._values import otlp_to_tagged
 
 __all__ = [
     "INTEGRITY_PREFIX",
-    "canonical_from_otlp",
     "MacKey",
+    "canonical_from_otlp",
     "compute_mac",
     "record_hash",
     "signing_object",
@@ -147,4 +147,3 @@ def canonical_from_otlp(log_record: Mapping[str, Any]) -> bytes:
         tagged_attributes=tagged,
     )
     return canonicalize_fast(obj, exact=needs_exact_path(obj))
-

@@ -26,7 +26,7 @@ from audit_sdk import _names as n
 from audit_sdk._delivery import ReliableBatchProcessor
 from audit_sdk._errors import AuditConfigurationError, AuditNotConfigured, KeyConfigurationError
 from audit_sdk._keys import ENV_CHECKPOINT_KEY, HmacKeyRing, load_checkpoint_private_key
-from audit_sdk._logger import DEFAULT_MAX_RECORD_BYTES, AuditLogger
+from audit_sdk._logger import DEFAULT_MAX_RECORD_BYTES, AuditLogger, validate_limits
 from audit_sdk._sink import FsyncPolicy, OtlpJsonFileExporter
 
 __all__ = ["DEFAULT_TRAIL_PATH", "configure", "get_audit_logger", "shutdown"]
@@ -103,6 +103,7 @@ def configure(
     `AUDIT_SDK_CHECKPOINT_KEY` (a PEM path).
     """
     env = os.environ if environ is None else environ
+    validate_limits(checkpoint_every=checkpoint_every, max_record_bytes=max_record_bytes)
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         raise AuditConfigurationError(
             "OTEL_SDK_DISABLED=true would drop every audit record; unset it for audit-sdk"

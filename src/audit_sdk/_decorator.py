@@ -39,7 +39,9 @@ def _default_event_name(func: Callable[..., Any]) -> str:
 
 def _error_type(exc: BaseException) -> str:
     cls = type(exc)
-    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    return (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
 
 
 class _Call:
@@ -73,18 +75,24 @@ def audited(
     Actor, source and request id come from `audit_sdk.context()` unless given.
     """
     if isinstance(event_name, Callable) and not isinstance(event_name, str):  # type: ignore[arg-type]
-        raise TypeError("use @audited(...) with parentheses: @audited('user.data.export', action=...)")
+        raise TypeError(
+            "use @audited(...) with parentheses: @audited('user.data.export', action=...)"
+        )
 
     validate_action(action)  # a wrong action fails at import, not at the first call
 
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
         if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
-            raise TypeError(f"@audited cannot decorate generator {func.__qualname__}: audit its caller")
+            raise TypeError(
+                f"@audited cannot decorate generator {func.__qualname__}: audit its caller"
+            )
         name = validate_event_name(event_name or _default_event_name(func))
         signature = inspect.signature(func)
         for arg in record_args:
             if arg not in signature.parameters:
-                raise TypeError(f"record_args names {arg!r}, which {func.__qualname__} does not take")
+                raise TypeError(
+                    f"record_args names {arg!r}, which {func.__qualname__} does not take"
+                )
         if isinstance(target, str) and target not in signature.parameters:
             raise TypeError(f"target names {target!r}, which {func.__qualname__} does not take")
         needs_binding = bool(record_args) or target is not None

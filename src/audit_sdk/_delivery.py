@@ -96,9 +96,15 @@ class ReliableBatchProcessor(LogRecordProcessor):
         with self._cond:
             if self._shutdown:
                 self._lost += 1
-                raise AuditDeliveryError("the audit pipeline is shut down; the record was not queued")
+                raise AuditDeliveryError(
+                    "the audit pipeline is shut down; the record was not queued"
+                )
             if len(self._queue) >= self._max_queue:
-                deadline = None if self._enqueue_timeout is None else time.monotonic() + self._enqueue_timeout
+                deadline = (
+                    None
+                    if self._enqueue_timeout is None
+                    else time.monotonic() + self._enqueue_timeout
+                )
                 while len(self._queue) >= self._max_queue and not self._shutdown:
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
@@ -180,9 +186,10 @@ class ReliableBatchProcessor(LogRecordProcessor):
                 self._queue.clear()
         if remaining:
             _log.warning(
-                "audit pipeline shut down with %d undelivered records (see the chain gap)", remaining
+                "audit pipeline shut down with %d undelivered records (see the chain gap)",
+                remaining,
             )
-        self._exporter.shutdown()
+        self._exporter.shutdown()  # type: ignore[no-untyped-call]
 
 
 _PROCESSORS: weakref.WeakSet[ReliableBatchProcessor] = weakref.WeakSet()

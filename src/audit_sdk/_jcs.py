@@ -75,7 +75,8 @@ def _write(value: Any, out: list[str]) -> None:
     elif isinstance(value, int):
         if abs(value) > _MAX_SAFE_INT:
             raise InvalidAuditEvent(
-                "value", f"integer {value} exceeds 2^53-1 (the largest exact JSON integer); send it as a string"
+                "value",
+                f"integer {value} exceeds 2^53-1, the largest exact JSON integer; send a string",
             )
         out.append(str(value))
     elif isinstance(value, float):
@@ -115,7 +116,9 @@ def canonicalize(value: Any) -> bytes:
     try:
         return "".join(out).encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise InvalidAuditEvent("value", "string holds a lone surrogate (not valid Unicode)") from exc
+        raise InvalidAuditEvent(
+            "value", "string holds a lone surrogate (not valid Unicode)"
+        ) from exc
 
 
 def needs_exact_path(value: Any) -> bool:

@@ -48,11 +48,15 @@ def _decode_key(key_id: str, encoded: object, origin: str) -> bytes:
         raise KeyConfigurationError(
             f"{origin}: key {key_id!r} is not valid standard base64"
         ) from None
-    if len(raw) < MIN_HMAC_KEY_BYTES:
-        raise KeyConfigurationError(
-            f"{origin}: key {key_id!r} is {len(raw)} bytes; at least {MIN_HMAC_KEY_BYTES} are required"
-        )
+    _check_length(key_id, raw, f"{origin}: ")
     return raw
+
+
+def _check_length(key_id: str, key: bytes, prefix: str = "") -> None:
+    if len(key) < MIN_HMAC_KEY_BYTES:
+        raise KeyConfigurationError(
+            f"{prefix}key {key_id!r} is {len(key)} bytes; at least {MIN_HMAC_KEY_BYTES} required"
+        )
 
 
 class HmacKeyRing:
@@ -68,10 +72,7 @@ class HmacKeyRing:
                 raise KeyConfigurationError("key ids must be non-empty strings")
             if not isinstance(key, (bytes, bytearray)):
                 raise KeyConfigurationError(f"key {key_id!r} must be bytes")
-            if len(key) < MIN_HMAC_KEY_BYTES:
-                raise KeyConfigurationError(
-                    f"key {key_id!r} is {len(key)} bytes; at least {MIN_HMAC_KEY_BYTES} are required"
-                )
+            _check_length(key_id, bytes(key))
         if active_id not in keys:
             raise KeyConfigurationError(f"active key id {active_id!r} is not in the key ring")
         self._keys = {k: bytes(v) for k, v in keys.items()}
@@ -111,7 +112,9 @@ class HmacKeyRing:
     def from_json_document(cls, document: Any, origin: str) -> HmacKeyRing:
         """Parse `{"active": ID, "keys": {ID: BASE64}}`."""
         if not isinstance(document, Mapping):
-            raise KeyConfigurationError(f"{origin}: expected a JSON object with 'active' and 'keys'")
+            raise KeyConfigurationError(
+                f"{origin}: expected a JSON object with 'active' and 'keys'"
+            )
         keys = document.get("keys")
         active = document.get("active")
         if not isinstance(keys, Mapping) or not keys:
@@ -148,7 +151,9 @@ class HmacKeyRing:
             except ValueError:
                 raise KeyConfigurationError(f"{ENV_KEYS}: not valid JSON") from None
             if not isinstance(table, Mapping) or not table:
-                raise KeyConfigurationError(f"{ENV_KEYS}: expected a JSON object of key id to base64")
+                raise KeyConfigurationError(
+                    f"{ENV_KEYS}: expected a JSON object of key id to base64"
+                )
             active = env.get(ENV_KEY_ID) or ("default" if "default" in table else None)
             if active is None:
                 raise KeyConfigurationError(f"{ENV_KEY_ID} must name the active key of {ENV_KEYS}")
@@ -218,4 +223,6 @@ def private_key_pem(key: Ed25519PrivateKey) -> bytes:
 
 
 def public_key_pem(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )

@@ -8,17 +8,17 @@ processor sees records in sequence order. A forked child starts a new stream.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
 import threading
 import time
 import weakref
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from enum import Enum
+from datetime import UTC, datetime, timedelta
+from enum import Enum, StrEnum
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -30,7 +30,12 @@ from audit_sdk import _names as n
 from audit_sdk._canonical import MacKey, record_hash, signing_object
 from audit_sdk._checkpoint import sign_checkpoint
 from audit_sdk._context import current_context as _current_context
-from audit_sdk._errors import AuditNotConfigured, InvalidAuditEvent, RecordTooLarge
+from audit_sdk._errors import (
+    AuditConfigurationError,
+    AuditNotConfigured,
+    InvalidAuditEvent,
+    RecordTooLarge,
+)
 from audit_sdk._jcs import canonicalize_fast, needs_exact_path
 from audit_sdk._keys import HmacKeyRing, checkpoint_key_id
 from audit_sdk._values import tag_attributes, tag_value
@@ -44,16 +49,16 @@ HARD_MAX_RECORD_BYTES = 2 * 1024 * 1024  # the signing processor's own limit
 
 _EVENT_NAME = re.compile(r"^[A-Za-z0-9_\-:/]+(\.[A-Za-z0-9_\-:/]+)*$")
 _ACTION = re.compile(r"^[A-Z][A-Z0-9_]*$")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     SUCCESS = "success"
     FAILURE = "failure"
     UNKNOWN = "unknown"
 
 
-class ActorType(str, Enum):
+class ActorType(StrEnum):
     USER = "user"
     SERVICE = "service"
     SYSTEM = "system"
@@ -98,7 +103,11 @@ def _text(field: str, value: object) -> str:
 
 
 def validate_event_name(event_name: object) -> str:
-    if type(event_name) is str and _match_event_name(event_name) and event_name != n.CHECKPOINT_EVENT:
+    if (
+        type(event_name) is str
+        and _match_event_name(event_name)
+        and event_name != n.CHECKPOINT_EVENT
+    ):
         return event_name
     name = _text("event_name", event_name)
     if name == n.CHECKPOINT_EVENT:
@@ -145,13 +154,31 @@ def _timestamp_ns(value: int | float | datetime | None, now: int) -> int:
     if ns <= 0:
         raise InvalidAuditEvent("timestamp", "must be after the epoch")
     if ns > now:
-        raise InvalidAuditEvent("timestamp", "is in the future (ObservedTimestamp must be >= Timestamp)")
+        raise InvalidAuditEvent(
+            "timestamp", "is in the future (ObservedTimestamp must be >= Timestamp)"
+        )
     return ns
 
 
+def validate_limits(*, checkpoint_every: int, max_record_bytes: int) -> None:
+    if checkpoint_every < 1:
+        raise AuditConfigurationError("checkpoint_every must be >= 1")
+    if not 1024 <= max_record_bytes <= HARD_MAX_RECORD_BYTES:
+        raise AuditConfigurationError(
+            f"max_record_bytes must be between 1024 and {HARD_MAX_RECORD_BYTES}"
+        )
+
+
 class _Stream:
-    __slots__ = ("closed", "id", "last_checkpoint_at", "last_checkpointed", "next_number",
-                 "previous_hash", "previous_id")
+    __slots__ = (
+        "closed",
+        "id",
+        "last_checkpoint_at",
+        "last_checkpointed",
+        "next_number",
+        "previous_hash",
+        "previous_id",
+    )
 
     def __init__(self) -> None:
         self.id = new_uuid4()
@@ -179,10 +206,7 @@ class AuditLogger:
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         on_close: Any = None,
     ) -> None:
-        if checkpoint_every < 1:
-            raise ValueError("checkpoint_every must be >= 1")
-        if not 1024 <= max_record_bytes <= HARD_MAX_RECORD_BYTES:
-            raise ValueError(f"max_record_bytes must be between 1024 and {HARD_MAX_RECORD_BYTES}")
+        validate_limits(checkpoint_every=checkpoint_every, max_record_bytes=max_record_bytes)
         self._otel = otel_logger
         self._keys = keys
         self._key_id = keys.active_id
@@ -303,7 +327,8 @@ class AuditLogger:
                     raise InvalidAuditEvent("attributes", "keys must be non-empty strings")
                 if key.startswith(n.RESERVED_PREFIXES):
                     raise InvalidAuditEvent(
-                        f"attributes.{key}", "audit.* and cloudevents.* attributes are set by the SDK"
+                        f"attributes.{key}",
+                        "audit.* and cloudevents.* attributes are set by the SDK",
                     )
                 tagged[key], value_exact = tag_value(value, f"attributes.{key}")
                 exact = exact or value_exact or (not key.isascii() and max(key) > "\uffff")
@@ -367,7 +392,8 @@ class AuditLogger:
         )
         if len(canonical) > self._max_bytes:
             raise RecordTooLarge(
-                "record", f"canonical size {len(canonical)} bytes exceeds max_record_bytes={self._max_bytes}"
+                "record",
+                f"canonical size {len(canonical)} bytes exceeds max_record_bytes={self._max_bytes}",
             )
         digest = record_hash(canonical)
         attrs[n.INTEGRITY_VALUE] = self._mac.mac(canonical)
@@ -457,7 +483,9 @@ class AuditLogger:
         return receipt
 
 
-def _checkpoint_timer(ref: weakref.ref[AuditLogger], stop: threading.Event, interval: float) -> None:
+def _checkpoint_timer(
+    ref: weakref.ref[AuditLogger], stop: threading.Event, interval: float
+) -> None:
     while not stop.wait(min(interval, 1.0)):
         logger = ref()
         if logger is None:

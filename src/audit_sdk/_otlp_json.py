@@ -63,7 +63,9 @@ def _scope(scope: InstrumentationScope | None) -> dict[str, Any]:
 
 def resource_logs(records: Iterable[ReadableLogRecord]) -> list[dict[str, Any]]:
     """Group records by Resource then scope, keeping their order within each group."""
-    groups: dict[int, tuple[Resource, dict[int, tuple[InstrumentationScope | None, list[Any]]]]] = {}
+    groups: dict[
+        int, tuple[Resource, dict[int, tuple[InstrumentationScope | None, list[Any]]]]
+    ] = {}
     for record in records:
         res = record.resource
         _, scopes = groups.setdefault(id(res), (res, {}))

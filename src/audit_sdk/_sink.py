@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from opentelemetry.sdk._logs import ReadableLogRecord
@@ -20,7 +20,7 @@ __all__ = ["FsyncPolicy", "OtlpJsonFileExporter"]
 _log = logging.getLogger("audit_sdk")
 
 
-class FsyncPolicy(str, Enum):
+class FsyncPolicy(StrEnum):
     """When the sink forces written lines to disk."""
 
     EVERY_EXPORT = "every_export"  # each batch is on disk before export() reports success
@@ -51,7 +51,9 @@ class OtlpJsonFileExporter(LogRecordExporter):
         with self._lock:
             fd = self._fd
             if fd is None:
-                _log.error("audit file sink %s is closed; %d records not written", self.path, len(batch))
+                _log.error(
+                    "audit file sink %s is closed; %d records not written", self.path, len(batch)
+                )
                 return LogRecordExportResult.FAILURE
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)

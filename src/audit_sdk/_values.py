@@ -48,7 +48,9 @@ def _tag(value: object, field: str, depth: int, exact: _Exact) -> Any:
         return {"intValue": str(value)}
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise InvalidAuditEvent(field, f"{value!r} is not allowed (NaN and infinities are refused)")
+            raise InvalidAuditEvent(
+                field, f"{value!r} is not allowed (NaN and infinities are refused)"
+            )
         exact.needed = True
         return {"doubleValue": value}
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -59,7 +61,9 @@ def _tag(value: object, field: str, depth: int, exact: _Exact) -> Any:
         out: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise InvalidAuditEvent(field, f"map keys must be strings, not {type(key).__name__}")
+                raise InvalidAuditEvent(
+                    field, f"map keys must be strings, not {type(key).__name__}"
+                )
             if not key.isascii() and max(key) > "\uffff":
                 exact.needed = True
             out[key] = _tag(item, f"{field}.{key}", depth + 1, exact)

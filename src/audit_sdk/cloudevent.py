@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from cloudevents.core.formats.json import JSONFormat
@@ -40,7 +40,7 @@ def to_cloudevent(record: AuditRecord | Mapping[str, Any]) -> CloudEvent:
         "source": str(attrs[n.CE_SOURCE]),
         "type": str(attrs.get(n.CE_TYPE) or record.event_name),
         "specversion": "1.0",
-        "time": datetime.fromtimestamp(ts // 1_000_000_000, tz=timezone.utc).replace(
+        "time": datetime.fromtimestamp(ts // 1_000_000_000, tz=UTC).replace(
             microsecond=(ts % 1_000_000_000) // 1000
         ),
         "datacontenttype": "application/json",

@@ -67,8 +67,13 @@ class CaptureExporter(LogRecordExporter):
 class AuditCapture:
     """What `capture_audit_records()` yields: the records, the logger, the keys."""
 
-    def __init__(self, logger: AuditLogger, exporter: CaptureExporter, keys: HmacKeyRing,
-                 checkpoint_key: Ed25519PrivateKey) -> None:
+    def __init__(
+        self,
+        logger: AuditLogger,
+        exporter: CaptureExporter,
+        keys: HmacKeyRing,
+        checkpoint_key: Ed25519PrivateKey,
+    ) -> None:
         self.logger = logger
         self.keys = keys
         self.checkpoint_key = checkpoint_key

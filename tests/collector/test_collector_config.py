@@ -67,7 +67,9 @@ CLOUDWATCH_RETENTION_DAYS = {
 STANDIN_KEYS = ("sending_queue", "retry_on_failure", "timeout")
 
 
-def run_validate(binary: Path, configs: list[Path], data_dir: Path) -> subprocess.CompletedProcess[str]:
+def run_validate(
+    binary: Path, configs: list[Path], data_dir: Path
+) -> subprocess.CompletedProcess[str]:
     env = base_env(data_dir)
     env.update(DUMMY_ENV)
     args = [str(binary), "validate"]
@@ -240,6 +242,6 @@ def test_builder_manifest_has_exactly_the_components_used() -> None:
     for kind in used:
         want = {module_of[t] for t in used[kind]} - not_built_here
         assert built[kind] == want, kind
-    for m in sum((manifest.get(k, []) for k in built), []):
+    for m in [m for k in built for m in manifest.get(k, [])]:
         ver = m["gomod"].split()[1]
         assert ver in {"v0.161.0", "v1.67.0"}, m

@@ -40,7 +40,9 @@ def request(records: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "resourceLogs": [
             {
-                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "dur"}}]},
+                "resource": {
+                    "attributes": [{"key": "service.name", "value": {"stringValue": "dur"}}]
+                },
                 "scopeLogs": [{"scope": {"name": "tests.durability"}, "logRecords": records}],
             }
         ]

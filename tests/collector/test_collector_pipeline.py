@@ -100,7 +100,11 @@ def ce_map_record() -> dict[str, Any]:
         "type": "com.example.file.delete",
         "subject": "file/9",
         "time": "2024-05-01T14:00:00+02:00",
-        "data": {"actor": {"id": "bob", "type": "Service"}, "action": "delete", "outcome": "Failed"},
+        "data": {
+            "actor": {"id": "bob", "type": "Service"},
+            "action": "delete",
+            "outcome": "Failed",
+        },
     }
     return {"body": to_any(body), "attributes": attrs(test__case="ce-map")}
 
@@ -152,7 +156,9 @@ def azure_string_record() -> dict[str, Any]:
 def azure_map_record() -> dict[str, Any]:
     body = {
         "time": "2024-05-02T00:00:01Z",
-        "resourceId": "/subscriptions/1111/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa",
+        "resourceId": (
+            "/subscriptions/1111/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa"
+        ),
         "operationName": "GetBlob",
         "category": "StorageRead",
         "resultType": "Failure",
@@ -386,7 +392,9 @@ def test_ce_attributes(sent_and_stored: Any) -> None:
     assert rec["eventName"] == "com.example.report.export"
     assert rec["timeUnixNano"] == "1714564800000000000"
     assert rec["body"] == {"stringValue": "report exported"}
-    original = {k: v for k, v in a.items() if k.startswith("ce") and not k.startswith("cloudevents.")}
+    original = {
+        k: v for k, v in a.items() if k.startswith("ce") and not k.startswith("cloudevents.")
+    }
     assert original == {
         "ce_id": "ce-attr-1",
         "ce-source": "/svc/reports",
@@ -467,7 +475,7 @@ def test_azure_anonymous(sent_and_stored: Any) -> None:
 
 
 def test_unsigned_sdk_record_gets_cloudevents_mirrors(sent_and_stored: Any) -> None:
-    sent, stores, _ = sent_and_stored
+    _, stores, _ = sent_and_stored
     rec, a = audit_attrs(stores, "unsigned-sdk")
     assert a["cloudevents.event_id"] == a["audit.record.id"]
     assert a["cloudevents.event_type"] == "document.read"

@@ -76,7 +76,7 @@ def tag(value: dict[str, Any]) -> Any:
         return {"intValue": str(int(value["intValue"]))}
     if "doubleValue" in value:
         return {"doubleValue": float(value["doubleValue"])}
-    (kind, raw), = value.items()
+    ((kind, raw),) = value.items()
     return {kind: raw}
 
 
@@ -93,7 +93,10 @@ def signed_object(record: dict[str, Any]) -> dict[str, Any]:
     body = record.get("body")
     if body is not None:
         obj["body"] = body["stringValue"] if "stringValue" in body else tag(body)
-    for field, name in (("timeUnixNano", "timestamp"), ("observedTimeUnixNano", "observed_timestamp")):
+    for field, name in (
+        ("timeUnixNano", "timestamp"),
+        ("observedTimeUnixNano", "observed_timestamp"),
+    ):
         if int(record.get(field, "0")):
             obj[name] = str(int(record[field]))
     if record.get("traceId", "").strip("0"):
@@ -125,8 +128,15 @@ def seal(name: str, record: dict[str, Any], key_id: str = "default") -> dict[str
 
 
 def record(
-    rid: str, number: int, previous: str | None = None, *, event: str = "user.data.export",
-    extra: list[Any] | None = None, body: Any = None, trace: bool = False, **kw: str,
+    rid: str,
+    number: int,
+    previous: str | None = None,
+    *,
+    event: str = "user.data.export",
+    extra: list[Any] | None = None,
+    body: Any = None,
+    trace: bool = False,
+    **kw: str,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "timeUnixNano": str(T0 + number),
@@ -145,71 +155,211 @@ def record(
 
 def build() -> list[dict[str, Any]]:
     v: list[dict[str, Any]] = []
-    v.append(seal("minimal: no body, no trace, first of stream",
-                  record("0b6f1c2e-0000-4000-8000-000000000001", 1)))
-    v.append(seal("with trace and span ids",
-                  record("0b6f1c2e-0000-4000-8000-000000000002", 2, "ab" * 32, trace=True)))
-    v.append(seal("body: canonical JSON details",
-                  record("0b6f1c2e-0000-4000-8000-000000000003", 3, "cd" * 32,
-                         body=s('{"format":"csv","rows":1200}'))))
-    v.append(seal("empty body string (present, unlike no body)",
-                  record("0b6f1c2e-0000-4000-8000-000000000004", 4, "ef" * 32, body=s(""))))
-    v.append(seal("unicode values: accents, CJK, emoji, RTL",
-                  record("0b6f1c2e-0000-4000-8000-000000000005", 5, "01" * 32,
-                         actor="zoë.müller@例え.jp",
-                         extra=[attr("note", s("שלום 😀 naïve café \u2028 end"))])))
-    v.append(seal("astral-plane and high-BMP keys (UTF-16 key order)",
-                  record("0b6f1c2e-0000-4000-8000-000000000006", 6, "23" * 32,
-                         extra=[attr("k\U0001F600", s("astral key")), attr("k\uE000", s("private-use key")),
-                                attr("k\uFB33", s("hebrew presentation form")), attr("k\u00e9", s("e acute"))])))
-    v.append(seal("ints beyond 2^53 and the int64 limits",
-                  record("0b6f1c2e-0000-4000-8000-000000000007", 7, "45" * 32,
-                         extra=[attr("n.big", {"intValue": "9007199254740993"}),
-                                attr("n.max", {"intValue": "9223372036854775807"}),
-                                attr("n.min", {"intValue": "-9223372036854775808"}),
-                                attr("n.zero", {"intValue": "0"})])))
-    v.append(seal("doubles: negative, fractional, exponents, extremes",
-                  record("0b6f1c2e-0000-4000-8000-000000000008", 8, "67" * 32,
-                         extra=[attr("d.neg", {"doubleValue": -0.5}),
-                                attr("d.frac", {"doubleValue": 0.1}),
-                                attr("d.int", {"doubleValue": 100.0}),
-                                attr("d.e21", {"doubleValue": 1e21}),
-                                attr("d.small", {"doubleValue": 1e-7}),
-                                attr("d.max", {"doubleValue": -1.7976931348623157e308}),
-                                attr("d.tiny", {"doubleValue": 5e-324}),
-                                attr("d.third", {"doubleValue": 333333333.3333333})])))
-    v.append(seal("bools",
-                  record("0b6f1c2e-0000-4000-8000-000000000009", 9, "89" * 32,
-                         extra=[attr("b.t", {"boolValue": True}), attr("b.f", {"boolValue": False})])))
-    v.append(seal("bytes (standard base64)",
-                  record("0b6f1c2e-0000-4000-8000-000000000010", 10, "ab" * 32,
-                         extra=[attr("raw", {"bytesValue": base64.b64encode(bytes(range(256))).decode()}),
-                                attr("raw.empty", {"bytesValue": ""})])))
-    nested = {"kvlistValue": {"values": [
-        {"key": "list", "value": {"arrayValue": {"values": [
-            s("a"), {"intValue": "1"}, {"boolValue": False}, {"doubleValue": 2.5},
-            {"arrayValue": {"values": [s("deep")]}}]}}},
-        {"key": "map", "value": {"kvlistValue": {"values": [{"key": "z", "value": s("last")},
-                                                             {"key": "a", "value": s("first")}]}}},
-        {"key": "empty.list", "value": {"arrayValue": {}}},
-        {"key": "empty.map", "value": {"kvlistValue": {}}},
-    ]}}
-    v.append(seal("nested maps and arrays (plain JSON arrays/objects of tagged values)",
-                  record("0b6f1c2e-0000-4000-8000-000000000011", 11, "cd" * 32,
-                         extra=[attr("nested", nested)], trace=True)))
-    v.append(seal("escapes and control characters in strings",
-                  record("0b6f1c2e-0000-4000-8000-000000000012", 12, "ef" * 32,
-                         body=s('{"q":"\\"quoted\\" \\\\ back\\nslash"}'),
-                         extra=[attr("ctl", s("nul\u0000 bell\u0007 tab\t nl\n cr\r ff\f bs\b us\u001f del\u007f"))])))
-    v.append(seal("rotated key id",
-                  record("0b6f1c2e-0000-4000-8000-000000000013", 13, "01" * 32), key_id="2026-q4"))
-    checkpoint = record("0b6f1c2e-0000-4000-8000-000000000014", 14, "23" * 32,
-                        event="audit.checkpoint", actor="billing", action="CHECKPOINT",
-                        extra=[attr("audit.checkpoint.number", {"intValue": "13"}),
-                               attr("audit.checkpoint.hash", s("23" * 32)),
-                               attr("audit.checkpoint.signature", s("c2lnbmF0dXJlIGlzIG5vdCBwYXJ0IG9mIHRoZSBNQUMgdGVzdA==")),
-                               attr("audit.checkpoint.key_id", s("ed25519:0123456789abcdef")),
-                               attr("audit.sequence.end", {"boolValue": True})])
+    v.append(
+        seal(
+            "minimal: no body, no trace, first of stream",
+            record("0b6f1c2e-0000-4000-8000-000000000001", 1),
+        )
+    )
+    v.append(
+        seal(
+            "with trace and span ids",
+            record("0b6f1c2e-0000-4000-8000-000000000002", 2, "ab" * 32, trace=True),
+        )
+    )
+    v.append(
+        seal(
+            "body: canonical JSON details",
+            record(
+                "0b6f1c2e-0000-4000-8000-000000000003",
+                3,
+                "cd" * 32,
+                body=s('{"format":"csv","rows":1200}'),
+            ),
+        )
+    )
+    v.append(
+        seal(
+            "empty body string (present, unlike no body)",
+            record("0b6f1c2e-0000-4000-8000-000000000004", 4, "ef" * 32, body=s("")),
+        )
+    )
+    v.append(
+        seal(
+            "unicode values: accents, CJK, emoji, RTL",
+            record(
+                "0b6f1c2e-0000-4000-8000-000000000005",
+                5,
+                "01" * 32,
+                actor="zoë.müller@例え.jp",
+                extra=[attr("note", s("שלום 😀 naïve café \u2028 end"))],
+            ),
+        )
+    )
+    v.append(
+        seal(
+            "astral-plane and high-BMP keys (UTF-16 key order)",
+            record(
+                "0b6f1c2e-0000-4000-8000-000000000006",
+                6,
+                "23" * 32,
+                extra=[
+                    attr("k\U0001f600", s("astral key")),
+                    attr("k\ue000", s("private-use key")),
+                    attr("k\ufb33", s("hebrew presentation form")),
+                    attr("k\u00e9", s("e acute")),
+                ],
+            ),
+        )
+    )
+    v.append(
+        seal(
+            "ints beyond 2^53 and the int64 limits",
+            record(
+                "0b6f1c2e-0000-4000-8000-000000000007",
+                7,
+                "45" * 32,
+                extra=[
+                    attr("n.big", {"intValue": "9007199254740993"}),
+                    attr("n.max", {"intValue": "9223372036854775807"}),
+                    attr("n.min", {"intValue": "-9223372036854775808"}),
+                    attr("n.zero", {"intValue": "0"}),
+                ],
+            ),
+        )
+    )
+    v.append(
+        seal(
+            "doubles: negative, fractional, exponents, extremes",
+            record(
+                "0b6f1c2e-0000-4000-8000-000000000008",
+                8,
+                "67" * 32,
+                extra=[
+                    attr("d.neg", {"doubleValue": -0.5}),
+                    attr("d.frac", {"doubleValue": 0.1}),
+                    attr("d.int", {"doubleValue": 100.0}),
+                    attr("d.e21", {"doubleValue": 1e21}),
+                    attr("d.small", {"doubleValue": 1e-7}),
+                    attr("d.max", {"doubleValue": -1.7976931348623157e308}),
+                    attr("d.tiny", {"doubleValue": 5e-324}),
+                    attr("d.third", {"doubleValue": 333333333.3333333}),
+                ],
+            ),
+        )
+    )
+    v.append(
+        seal(
+            "bools",
+            record(
+                "0b6f1c2e-0000-4000-8000-000000000009",
+                9,
+                "89" * 32,
+                extra=[attr("b.t", {"boolValue": True}), attr("b.f", {"boolValue": False})],
+            ),
+        )
+    )
+    v.append(
+        seal(
+            "bytes (standard base64)",
+            record(
+                "0b6f1c2e-0000-4000-8000-000000000010",
+                10,
+                "ab" * 32,
+                extra=[
+                    attr("raw", {"bytesValue": base64.b64encode(bytes(range(256))).decode()}),
+                    attr("raw.empty", {"bytesValue": ""}),
+                ],
+            ),
+        )
+    )
+    nested = {
+        "kvlistValue": {
+            "values": [
+                {
+                    "key": "list",
+                    "value": {
+                        "arrayValue": {
+                            "values": [
+                                s("a"),
+                                {"intValue": "1"},
+                                {"boolValue": False},
+                                {"doubleValue": 2.5},
+                                {"arrayValue": {"values": [s("deep")]}},
+                            ]
+                        }
+                    },
+                },
+                {
+                    "key": "map",
+                    "value": {
+                        "kvlistValue": {
+                            "values": [
+                                {"key": "z", "value": s("last")},
+                                {"key": "a", "value": s("first")},
+                            ]
+                        }
+                    },
+                },
+                {"key": "empty.list", "value": {"arrayValue": {}}},
+                {"key": "empty.map", "value": {"kvlistValue": {}}},
+            ]
+        }
+    }
+    v.append(
+        seal(
+            "nested maps and arrays (plain JSON arrays/objects of tagged values)",
+            record(
+                "0b6f1c2e-0000-4000-8000-000000000011",
+                11,
+                "cd" * 32,
+                extra=[attr("nested", nested)],
+                trace=True,
+            ),
+        )
+    )
+    v.append(
+        seal(
+            "escapes and control characters in strings",
+            record(
+                "0b6f1c2e-0000-4000-8000-000000000012",
+                12,
+                "ef" * 32,
+                body=s('{"q":"\\"quoted\\" \\\\ back\\nslash"}'),
+                extra=[
+                    attr(
+                        "ctl",
+                        s("nul\u0000 bell\u0007 tab\t nl\n cr\r ff\f bs\b us\u001f del\u007f"),
+                    )
+                ],
+            ),
+        )
+    )
+    v.append(
+        seal(
+            "rotated key id",
+            record("0b6f1c2e-0000-4000-8000-000000000013", 13, "01" * 32),
+            key_id="2026-q4",
+        )
+    )
+    checkpoint = record(
+        "0b6f1c2e-0000-4000-8000-000000000014",
+        14,
+        "23" * 32,
+        event="audit.checkpoint",
+        actor="billing",
+        action="CHECKPOINT",
+        extra=[
+            attr("audit.checkpoint.number", {"intValue": "13"}),
+            attr("audit.checkpoint.hash", s("23" * 32)),
+            attr(
+                "audit.checkpoint.signature",
+                s("c2lnbmF0dXJlIGlzIG5vdCBwYXJ0IG9mIHRoZSBNQUMgdGVzdA=="),
+            ),
+            attr("audit.checkpoint.key_id", s("ed25519:0123456789abcdef")),
+            attr("audit.sequence.end", {"boolValue": True}),
+        ],
+    )
     for entry in checkpoint["attributes"]:
         if entry["key"] == "audit.actor.type":
             entry["value"] = s("system")

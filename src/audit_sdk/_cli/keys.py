@@ -27,7 +27,9 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def write_key_set(directory: Path, *, key_id: str = "default", force: bool = False) -> dict[str, Path]:
+def write_key_set(
+    directory: Path, *, key_id: str = "default", force: bool = False
+) -> dict[str, Path]:
     """Create the three key files; refuses to overwrite unless `force`."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = {

@@ -1,0 +1,1 @@
+"""Implementation of `audit-sdk lint-config` and `audit-sdk validate-payload` (private)."""
