@@ -26,7 +26,9 @@ def attributes_of(log_record: dict[str, Any]) -> dict[str, Any]:
     return {a["key"]: otlp_to_python(a["value"]) for a in log_record.get("attributes", [])}
 
 
-def check_chains(entries: list[tuple[dict[str, Any], dict[str, Any]]], key: bytes) -> dict[str, int]:
+def check_chains(
+    entries: list[tuple[dict[str, Any], dict[str, Any]]], key: bytes
+) -> dict[str, int]:
     """Assert every stream in `entries` is contiguous from 1, chained and MAC-valid.
 
     A deliberately small, independent re-check for the SDK tests (the verifier

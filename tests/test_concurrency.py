@@ -8,15 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import attributes_of, check_chains, read_trail
 
 import audit_sdk
+from helpers import attributes_of, check_chains, read_trail
 
 THREADS = 8
 PER_THREAD = 500
 
 
-def test_eight_threads_share_one_gapless_stream(tmp_path: Path, keys: Any, checkpoint_key: Any) -> None:
+def test_eight_threads_share_one_gapless_stream(
+    tmp_path: Path, keys: Any, checkpoint_key: Any
+) -> None:
     trail = tmp_path / "audit.jsonl"
     logger = audit_sdk.configure(
         keys=keys, checkpoint_key=checkpoint_key, trail_path=trail, checkpoint_every=250
@@ -28,7 +30,9 @@ def test_eight_threads_share_one_gapless_stream(tmp_path: Path, keys: Any, check
     def work(worker: int) -> None:
         start.wait()
         mine = [
-            audit_sdk.audit_event("doc.read", action="READ", actor=f"worker-{worker}", details={"i": i})
+            audit_sdk.audit_event(
+                "doc.read", action="READ", actor=f"worker-{worker}", details={"i": i}
+            )
             for i in range(PER_THREAD)
         ]
         with lock:
@@ -64,7 +68,9 @@ def test_forked_children_start_streams_of_their_own(tmp_path: Path, keys: Any) -
             code = 1
             try:
                 for i in range(1000):
-                    audit_sdk.audit_event("doc.read", action="READ", actor=f"child-{child}", details={"i": i})
+                    audit_sdk.audit_event(
+                        "doc.read", action="READ", actor=f"child-{child}", details={"i": i}
+                    )
                 audit_sdk.shutdown()
                 code = 0
             finally:
@@ -84,7 +90,9 @@ def test_forked_children_start_streams_of_their_own(tmp_path: Path, keys: Any) -
     for log_record, _ in entries:
         attrs = attributes_of(log_record)
         if attrs["audit.action"] == "READ":
-            actors_by_stream.setdefault(attrs["audit.sequence.stream_id"], set()).add(attrs["audit.actor.id"])
+            actors_by_stream.setdefault(attrs["audit.sequence.stream_id"], set()).add(
+                attrs["audit.actor.id"]
+            )
     assert sorted(map(sorted, actors_by_stream.values())) == [["child-0"], ["child-1"], ["parent"]]
     reads = sum(1 for e in entries if attributes_of(e[0])["audit.action"] == "READ")
     assert reads == 100 + 2 * 1000

@@ -32,7 +32,12 @@ from audit_sdk._errors import (
     KeyConfigurationError,
     RecordTooLarge,
 )
-from audit_sdk._keys import HmacKeyRing, load_checkpoint_private_key, load_checkpoint_public_key
+from audit_sdk._keys import (
+    HmacKeyRing,
+    load_checkpoint_private_key,
+    load_checkpoint_public_key,
+    write_key_files,
+)
 from audit_sdk._logger import ActorType, AuditLogger, AuditReceipt, Outcome
 from audit_sdk._record import AuditRecord
 from audit_sdk._sink import FsyncPolicy, OtlpJsonFileExporter
@@ -72,6 +77,7 @@ __all__ = [
     "reset_context",
     "shutdown",
     "to_cloudevent",
+    "write_key_files",
 ]
 
 

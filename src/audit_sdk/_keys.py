@@ -27,6 +27,7 @@ __all__ = [
     "checkpoint_key_id",
     "load_checkpoint_private_key",
     "load_checkpoint_public_key",
+    "write_key_files",
 ]
 
 MIN_HMAC_KEY_BYTES = 32
@@ -226,3 +227,29 @@ def public_key_pem(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+
+
+def write_key_files(
+    directory: Path, *, key_id: str = "default", force: bool = False
+) -> dict[str, Path]:
+    """Create DIR/hmac-keys.json, DIR/checkpoint-key.pem and DIR/checkpoint-key.pub.pem.
+
+    Private files are written readable by their owner only; existing files are
+    never overwritten unless `force`. Returns the paths by role.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "hmac": directory / "hmac-keys.json",
+        "checkpoint_private": directory / "checkpoint-key.pem",
+        "checkpoint_public": directory / "checkpoint-key.pub.pem",
+    }
+    existing = [str(p) for p in paths.values() if p.exists()]
+    if existing and not force:
+        raise KeyConfigurationError(f"refusing to overwrite {', '.join(existing)} (use --force)")
+    HmacKeyRing.generate(key_id).write_file(paths["hmac"])
+    private = Ed25519PrivateKey.generate()
+    fd = os.open(paths["checkpoint_private"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(private_key_pem(private))
+    paths["checkpoint_public"].write_bytes(public_key_pem(private.public_key()))
+    return paths

@@ -26,7 +26,6 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry._logs import Logger as OtelLogger
 
-from audit_sdk import _names as n
 from audit_sdk._canonical import MacKey, record_hash, signing_object
 from audit_sdk._checkpoint import sign_checkpoint
 from audit_sdk._context import current_context as _current_context
@@ -38,6 +37,42 @@ from audit_sdk._errors import (
 )
 from audit_sdk._jcs import canonicalize_fast, needs_exact_path
 from audit_sdk._keys import HmacKeyRing, checkpoint_key_id
+from audit_sdk._names import (
+    ACTION,
+    ACTOR_ID,
+    ACTOR_TYPE,
+    ACTOR_TYPES,
+    CE_ID,
+    CE_SOURCE,
+    CE_SPEC_VERSION,
+    CE_SUBJECT,
+    CE_TYPE,
+    CHECKPOINT_EVENT,
+    CHECKPOINT_HASH,
+    CHECKPOINT_KEY_ID,
+    CHECKPOINT_NUMBER,
+    CHECKPOINT_SIGNATURE,
+    INTEGRITY_CANON,
+    INTEGRITY_KEY_ID,
+    INTEGRITY_SIGNER,
+    INTEGRITY_VALUE,
+    OUTCOME,
+    OUTCOMES,
+    RECORD_ID,
+    REQUEST_ID,
+    RESERVED_PREFIXES,
+    SCHEMA_VERSION,
+    SCHEMA_VERSION_VALUE,
+    SEQ_END,
+    SEQ_NUMBER,
+    SEQ_PREVIOUS_HASH,
+    SEQ_PREVIOUS_ID,
+    SEQ_STREAM_ID,
+    SOURCE_ID,
+    SOURCE_TYPE,
+    TARGET_ID,
+    TARGET_TYPE,
+)
 from audit_sdk._values import tag_attributes, tag_value
 
 __all__ = ["DEFAULT_MAX_RECORD_BYTES", "ActorType", "AuditLogger", "AuditReceipt", "Outcome"]
@@ -74,8 +109,8 @@ class AuditReceipt:
     record_hash: str
 
 
-_OUTCOMES: dict[str, str] = {value: value for value in n.OUTCOMES}
-_ACTOR_TYPES: dict[str, str] = {value: value for value in n.ACTOR_TYPES}
+_OUTCOMES: dict[str, str] = {value: value for value in OUTCOMES}
+_ACTOR_TYPES: dict[str, str] = {value: value for value in ACTOR_TYPES}
 _match_event_name = _EVENT_NAME.match
 _match_action = _ACTION.match
 
@@ -103,15 +138,11 @@ def _text(field: str, value: object) -> str:
 
 
 def validate_event_name(event_name: object) -> str:
-    if (
-        type(event_name) is str
-        and _match_event_name(event_name)
-        and event_name != n.CHECKPOINT_EVENT
-    ):
+    if type(event_name) is str and _match_event_name(event_name) and event_name != CHECKPOINT_EVENT:
         return event_name
     name = _text("event_name", event_name)
-    if name == n.CHECKPOINT_EVENT:
-        raise InvalidAuditEvent("event_name", f"{n.CHECKPOINT_EVENT!r} is reserved for the SDK")
+    if name == CHECKPOINT_EVENT:
+        raise InvalidAuditEvent("event_name", f"{CHECKPOINT_EVENT!r} is reserved for the SDK")
     raise InvalidAuditEvent(
         "event_name", f"{name!r} must be a dot-separated event type like 'user.data.export'"
     )
@@ -281,7 +312,7 @@ class AuditLogger:
         action = validate_action(action)
         outcome_value = _OUTCOMES.get(outcome) if isinstance(outcome, str) else None
         if outcome_value is None:
-            raise InvalidAuditEvent("outcome", f"{outcome!r} is not one of {sorted(n.OUTCOMES)}")
+            raise InvalidAuditEvent("outcome", f"{outcome!r} is not one of {sorted(OUTCOMES)}")
         ctx = _current_context()
         actor = ctx.actor or "anonymous" if actor is None else _text("actor", actor)
         if actor_type is None:
@@ -289,34 +320,34 @@ class AuditLogger:
         type_value = _ACTOR_TYPES.get(actor_type) if isinstance(actor_type, str) else None
         if type_value is None:
             raise InvalidAuditEvent(
-                "actor_type", f"{actor_type!r} is not one of {sorted(n.ACTOR_TYPES)}"
+                "actor_type", f"{actor_type!r} is not one of {sorted(ACTOR_TYPES)}"
             )
         record_id = new_uuid4() if record_id is None else _text("record_id", record_id)
 
         attrs: dict[str, Any] = {
-            n.RECORD_ID: record_id,
-            n.ACTOR_ID: actor,
-            n.ACTOR_TYPE: type_value,
-            n.ACTION: action,
-            n.OUTCOME: outcome_value,
-            n.SCHEMA_VERSION: n.SCHEMA_VERSION_VALUE,
-            n.CE_ID: record_id,
-            n.CE_SOURCE: self.event_source,
-            n.CE_SPEC_VERSION: "1.0",
-            n.CE_TYPE: event_name,
+            RECORD_ID: record_id,
+            ACTOR_ID: actor,
+            ACTOR_TYPE: type_value,
+            ACTION: action,
+            OUTCOME: outcome_value,
+            SCHEMA_VERSION: SCHEMA_VERSION_VALUE,
+            CE_ID: record_id,
+            CE_SOURCE: self.event_source,
+            CE_SPEC_VERSION: "1.0",
+            CE_TYPE: event_name,
         }
         if target is not None:
-            attrs[n.TARGET_ID] = attrs[n.CE_SUBJECT] = _text("target", target)
+            attrs[TARGET_ID] = attrs[CE_SUBJECT] = _text("target", target)
         if target_type is not None:
-            attrs[n.TARGET_TYPE] = _text("target_type", target_type)
+            attrs[TARGET_TYPE] = _text("target_type", target_type)
         if source is not None or ctx.source is not None:
-            attrs[n.SOURCE_ID] = ctx.source if source is None else _text("source", source)
+            attrs[SOURCE_ID] = ctx.source if source is None else _text("source", source)
         if source_type is not None or ctx.source_type is not None:
-            attrs[n.SOURCE_TYPE] = (
+            attrs[SOURCE_TYPE] = (
                 ctx.source_type if source_type is None else _text("source_type", source_type)
             )
         if request_id is not None or ctx.request_id is not None:
-            attrs[n.REQUEST_ID] = (
+            attrs[REQUEST_ID] = (
                 ctx.request_id if request_id is None else _text("request_id", request_id)
             )
         tagged: dict[str, Any] = {key: {"stringValue": value} for key, value in attrs.items()}
@@ -325,7 +356,7 @@ class AuditLogger:
             for key, value in attributes.items():
                 if not isinstance(key, str) or not key:
                     raise InvalidAuditEvent("attributes", "keys must be non-empty strings")
-                if key.startswith(n.RESERVED_PREFIXES):
+                if key.startswith(RESERVED_PREFIXES):
                     raise InvalidAuditEvent(
                         f"attributes.{key}",
                         "audit.* and cloudevents.* attributes are set by the SDK",
@@ -369,15 +400,15 @@ class AuditLogger:
         if stream.closed:
             raise AuditNotConfigured("this audit stream is closed; configure a new audit logger")
         number = stream.next_number
-        attrs[n.SEQ_STREAM_ID] = stream.id
-        tagged[n.SEQ_STREAM_ID] = {"stringValue": stream.id}
-        attrs[n.SEQ_NUMBER] = number
-        tagged[n.SEQ_NUMBER] = {"intValue": str(number)}
+        attrs[SEQ_STREAM_ID] = stream.id
+        tagged[SEQ_STREAM_ID] = {"stringValue": stream.id}
+        attrs[SEQ_NUMBER] = number
+        tagged[SEQ_NUMBER] = {"intValue": str(number)}
         if stream.previous_hash is not None:
-            attrs[n.SEQ_PREVIOUS_HASH] = stream.previous_hash
-            tagged[n.SEQ_PREVIOUS_HASH] = {"stringValue": stream.previous_hash}
-            attrs[n.SEQ_PREVIOUS_ID] = stream.previous_id
-            tagged[n.SEQ_PREVIOUS_ID] = {"stringValue": stream.previous_id}
+            attrs[SEQ_PREVIOUS_HASH] = stream.previous_hash
+            tagged[SEQ_PREVIOUS_HASH] = {"stringValue": stream.previous_hash}
+            attrs[SEQ_PREVIOUS_ID] = stream.previous_id
+            tagged[SEQ_PREVIOUS_ID] = {"stringValue": stream.previous_id}
         canonical = canonicalize_fast(
             signing_object(
                 event_name=event_name,
@@ -396,10 +427,10 @@ class AuditLogger:
                 f"canonical size {len(canonical)} bytes exceeds max_record_bytes={self._max_bytes}",
             )
         digest = record_hash(canonical)
-        attrs[n.INTEGRITY_VALUE] = self._mac.mac(canonical)
-        attrs[n.INTEGRITY_SIGNER] = "producer"
-        attrs[n.INTEGRITY_CANON] = "jcs"
-        attrs[n.INTEGRITY_KEY_ID] = self._key_id
+        attrs[INTEGRITY_VALUE] = self._mac.mac(canonical)
+        attrs[INTEGRITY_SIGNER] = "producer"
+        attrs[INTEGRITY_CANON] = "jcs"
+        attrs[INTEGRITY_KEY_ID] = self._key_id
         self._otel.emit(
             timestamp=ts,
             observed_timestamp=observed,
@@ -408,7 +439,7 @@ class AuditLogger:
             attributes=attrs,
             event_name=event_name,
         )
-        record_id = attrs[n.RECORD_ID]
+        record_id = attrs[RECORD_ID]
         stream.next_number = number + 1
         stream.previous_hash = digest
         stream.previous_id = record_id
@@ -418,16 +449,16 @@ class AuditLogger:
 
     def _system_attrs(self, record_id: str) -> dict[str, Any]:
         return {
-            n.RECORD_ID: record_id,
-            n.ACTOR_ID: self.service_name,
-            n.ACTOR_TYPE: "system",
-            n.ACTION: "CHECKPOINT",
-            n.OUTCOME: "success",
-            n.SCHEMA_VERSION: n.SCHEMA_VERSION_VALUE,
-            n.CE_ID: record_id,
-            n.CE_SOURCE: self.event_source,
-            n.CE_SPEC_VERSION: "1.0",
-            n.CE_TYPE: n.CHECKPOINT_EVENT,
+            RECORD_ID: record_id,
+            ACTOR_ID: self.service_name,
+            ACTOR_TYPE: "system",
+            ACTION: "CHECKPOINT",
+            OUTCOME: "success",
+            SCHEMA_VERSION: SCHEMA_VERSION_VALUE,
+            CE_ID: record_id,
+            CE_SOURCE: self.event_source,
+            CE_SPEC_VERSION: "1.0",
+            CE_TYPE: CHECKPOINT_EVENT,
         }
 
     def _checkpoint_locked(self, *, closed: bool) -> AuditReceipt | None:
@@ -438,18 +469,18 @@ class AuditLogger:
         record_id = new_uuid4()
         attrs = self._system_attrs(record_id)
         previous_hash = stream.previous_hash or ""
-        attrs[n.CHECKPOINT_NUMBER] = covered
-        attrs[n.CHECKPOINT_HASH] = previous_hash
+        attrs[CHECKPOINT_NUMBER] = covered
+        attrs[CHECKPOINT_HASH] = previous_hash
         if self._checkpoint_key is not None:
-            attrs[n.CHECKPOINT_SIGNATURE] = sign_checkpoint(
+            attrs[CHECKPOINT_SIGNATURE] = sign_checkpoint(
                 self._checkpoint_key, stream.id, covered, previous_hash, closed=closed
             )
-            attrs[n.CHECKPOINT_KEY_ID] = self._checkpoint_key_id
+            attrs[CHECKPOINT_KEY_ID] = self._checkpoint_key_id
         if closed:
-            attrs[n.SEQ_END] = True
+            attrs[SEQ_END] = True
         tagged, exact = tag_attributes(attrs)
         now = time.time_ns()
-        receipt = self._sign_and_emit(n.CHECKPOINT_EVENT, attrs, tagged, exact, None, now, now)
+        receipt = self._sign_and_emit(CHECKPOINT_EVENT, attrs, tagged, exact, None, now, now)
         # the checkpoint itself counts as covered: an idle stream does not checkpoint again
         stream.last_checkpointed = receipt.sequence_number
         stream.last_checkpoint_at = time.monotonic()

@@ -18,7 +18,7 @@ from audit_sdk._errors import AuditError
 __all__ = ["main"]
 
 # Subcommand modules, in the order `--help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("keys",)
+COMMAND_MODULES: tuple[str, ...] = ("keys", "lint_config", "validate_payload")
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1

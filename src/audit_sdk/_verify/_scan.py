@@ -1,0 +1,577 @@
+"""Per-record checks of one chunk: canonical bytes, MAC, mirrors, placement in a stream.
+
+The hot path. Each OTLP-JSON log record is reduced to a small tuple (an
+"entry") in its stream's part; the chain checks run later, over whole streams
+(see `_engine`). Canonical bytes come from `_canonical.canonical_from_otlp`,
+except for records whose attribute values are all plain strings, booleans and
+canonical integers: for those `_fast_canonical` builds the same signing object
+without converting every value (the OTLP value objects already are the signed,
+type-tagged values), which is provably the same bytes; tests compare the two.
+
+Findings are kept as plain tuples here (cheap to send between processes) and
+become `Finding` objects in the engine, once line numbers are known.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from audit_sdk import _names as n
+from audit_sdk._canonical import (
+    INTEGRITY_PREFIX,
+    _hex_id,
+    _nanos,
+    canonical_from_otlp,
+    compute_mac,
+    record_hash,
+    signing_object,
+)
+from audit_sdk._values import otlp_to_python
+from audit_sdk._verify._reader import Chunk, ChunkReader, CorruptInput
+
+__all__ = [
+    "F_CHECKPOINT",
+    "F_END",
+    "F_MAC_OK",
+    "LINKED",
+    "ChunkResult",
+    "RawFinding",
+    "StreamPart",
+    "better",
+    "extract",
+    "pack_src",
+    "scan_chunk",
+]
+
+# Entry: (number, record_hash, record_id, link, src, flags, checkpoint)
+#   link: None (claims no predecessor), LINKED (checked against the record read
+#   just before it) or (previous_hash, previous_record_id) still to be checked;
+#   src: packed chunk/line/index (see pack_src); checkpoint: (covered number,
+#   covered hash, signature or None, key id or None) or None.
+Entry = tuple[int, str, "str | None", Any, int, int, "tuple[int, str, str | None, str | None] | None"]
+E_NUM, E_HASH, E_RID, E_LINK, E_SRC, E_FLAGS, E_CP = range(7)
+LINKED = True
+
+F_END = 1
+F_CHECKPOINT = 2
+F_MAC_OK = 4
+
+# RawFinding: (kind, severity, message, stream_id, number, record_id, src)
+RawFinding = tuple[str, str, str, "str | None", "int | None", "str | None", "int | None"]
+
+NO_INDEX = (1 << 20) - 1
+_LINE_SHIFT = 20
+_CHUNK_SHIFT = 52
+
+_ERROR = "error"
+_WARNING = "warning"
+_LOADS = orjson.loads
+_DUMPS = orjson.dumps
+_SORT = orjson.OPT_SORT_KEYS
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+_HEX16 = re.compile(r"[0-9a-f]{16}")
+_SV = "stringValue"
+_IV = "intValue"
+_BV = "boolValue"
+
+
+def pack_src(chunk: int, line: int, index: int | None) -> int:
+    """One int that locates a record: chunk number, line within the chunk, index in the line."""
+    idx = NO_INDEX if index is None else min(index, NO_INDEX - 1)
+    return (chunk << _CHUNK_SHIFT) | (line << _LINE_SHIFT) | idx
+
+
+def unpack_src(src: int) -> tuple[int, int, int | None]:
+    idx = src & NO_INDEX
+    return src >> _CHUNK_SHIFT, (src >> _LINE_SHIFT) & ((1 << 32) - 1), None if idx == NO_INDEX else idx
+
+
+class StreamPart:
+    """What one chunk (or, merged, the whole input) holds of one stream."""
+
+    __slots__ = ("cps", "dups", "ends", "entries", "seen", "tmax", "tmin", "variants")
+
+    def __init__(self) -> None:
+        self.entries: dict[int, Entry] = {}
+        self.variants: dict[int, list[Entry]] = {}  # number -> every distinct variant
+        self.dups = 0
+        self.seen = 0
+        self.tmin: int | None = None
+        self.tmax: int | None = None
+        self.ends: list[int] = []
+        self.cps: list[int] = []
+
+    def add(self, entry: Entry) -> None:
+        """Insert an entry: exact duplicates are counted, different bytes become variants."""
+        number = entry[E_NUM]
+        present = self.entries.get(number)
+        if present is None:
+            self.entries[number] = entry
+            return
+        self.merge_one(present, entry)
+
+    def merge_one(self, present: Entry, entry: Entry) -> None:
+        """Fold `entry` into the number that `present` (the current preferred entry) holds."""
+        number = entry[E_NUM]
+        variants = self.variants.get(number)
+        if variants is None:
+            if present[E_HASH] == entry[E_HASH]:
+                self.dups += 1
+                if better(entry, present):
+                    self.entries[number] = entry
+                return
+            variants = self.variants[number] = [present]
+        for i, other in enumerate(variants):
+            if other[E_HASH] == entry[E_HASH]:
+                self.dups += 1
+                if better(entry, other):
+                    variants[i] = entry
+                break
+        else:
+            variants.append(entry)
+        self.entries[number] = min(variants, key=_rank)
+
+    def merge(self, other: StreamPart) -> None:
+        """Fold another chunk's part of the same stream into this one (`other` is consumed)."""
+        self.seen += other.seen
+        self.dups += other.dups
+        if other.tmin is not None:
+            self.tmin = other.tmin if self.tmin is None else min(self.tmin, other.tmin)
+        if other.tmax is not None:
+            self.tmax = other.tmax if self.tmax is None else max(self.tmax, other.tmax)
+        self.ends.extend(other.ends)
+        self.cps.extend(other.cps)
+        mine = self.entries
+        theirs = other.entries
+        common = mine.keys() & theirs.keys()
+        for number in common:
+            for entry in other.variants.get(number) or [theirs[number]]:
+                self.merge_one(mine[number], entry)
+            del theirs[number]
+        for number, variants in other.variants.items():
+            if number not in common:
+                self.variants[number] = variants
+        mine.update(theirs)
+
+
+def _rank(entry: Entry) -> tuple[int, int]:
+    """Preferred variant first: a verified MAC, then the earliest position in the input."""
+    return (0 if entry[E_FLAGS] & F_MAC_OK else 1, entry[E_SRC])
+
+
+def better(a: Entry, b: Entry) -> bool:
+    return _rank(a) < _rank(b)
+
+
+class ChunkResult:
+    """Everything a chunk yields; picklable, sent from worker processes to the parent."""
+
+    __slots__ = ("bytes", "findings", "lines", "number", "records", "streams")
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.lines = 0
+        self.records = 0
+        self.bytes = 0
+        self.streams: dict[str, StreamPart] = {}
+        self.findings: list[RawFinding] = []
+
+
+# -- canonical bytes and attribute values -------------------------------------
+
+
+def _fast_canonical(record: Any) -> tuple[bytes, dict[str, Any], str, int] | None:
+    """Canonical bytes when every value is a plain string, bool or canonical int; else None.
+
+    For such values `otlp_to_tagged(v) == v`, and the signing object needs no
+    exact JCS path (no doubles, no object keys beyond U+FFFF), so this equals
+    `canonical_from_otlp(record)`. Anything else goes the general way.
+    """
+    if type(record) is not dict:
+        return None
+    attrs = record.get("attributes")
+    if type(attrs) is not list:
+        return None
+    try:
+        by_key = {e["key"]: e["value"] for e in attrs}
+    except (TypeError, KeyError):
+        return None
+    if len(by_key) != len(attrs):
+        return None
+    tagged: dict[str, Any] = {}
+    values: dict[str, Any] = {}
+    for key, value in by_key.items():
+        if type(key) is not str or type(value) is not dict or len(value) != 1:
+            return None
+        if _SV in value:
+            python = value[_SV]
+            if type(python) is not str:
+                return None
+        elif _IV in value:
+            text = value[_IV]
+            if type(text) is not str:
+                return None
+            try:
+                python = int(text)
+            except ValueError:
+                return None
+            if str(python) != text:
+                return None
+        elif _BV in value:
+            python = value[_BV]
+            if type(python) is not bool:
+                return None
+        else:
+            return None
+        values[key] = python
+        if key.startswith(INTEGRITY_PREFIX):
+            continue
+        if not key.isascii() and max(key) > "\uffff":
+            return None
+        tagged[key] = value
+    body: Any = record.get("body")
+    if body is not None:
+        if type(body) is not dict:
+            return None
+        if body:
+            body = body.get(_SV) if len(body) == 1 else None
+            if type(body) is not str:
+                return None
+        else:
+            body = None
+    event_name = record.get("eventName") or ""
+    if type(event_name) is not str:
+        return None
+    trace_id = record.get("traceId") or None
+    span_id = record.get("spanId") or None
+    if trace_id is not None and (type(trace_id) is not str or not _HEX32.fullmatch(trace_id)):
+        return None
+    if span_id is not None and (type(span_id) is not str or not _HEX16.fullmatch(span_id)):
+        return None
+    try:
+        timestamp = _nanos(record.get("timeUnixNano"), "timeUnixNano")
+        observed = _nanos(record.get("observedTimeUnixNano"), "observedTimeUnixNano")
+    except ValueError:
+        return None
+    obj = signing_object(
+        event_name=event_name,
+        body=body,
+        timestamp=timestamp,
+        observed_timestamp=observed,
+        trace_id=trace_id,
+        span_id=span_id,
+        tagged_attributes=tagged,
+    )
+    try:
+        canonical = _DUMPS(obj, option=_SORT)
+    except orjson.JSONEncodeError:
+        return None
+    return canonical, values, event_name, timestamp
+
+
+def _general(record: Any) -> tuple[bytes, dict[str, Any], str, int]:
+    """The general path: `canonical_from_otlp` and `otlp_to_python`. Raises when malformed."""
+    if not isinstance(record, dict):
+        raise ValueError(f"a log record must be a JSON object, not {_json_type(record)}")
+    canonical = canonical_from_otlp(record)
+    values: dict[str, Any] = {}
+    for entry in record.get("attributes") or []:
+        key = entry["key"]
+        if key in values:
+            raise ValueError(f"attribute {key!r} appears twice")
+        values[key] = otlp_to_python(entry.get("value") or {})
+    event_name = record.get("eventName") or ""
+    timestamp = _nanos(record.get("timeUnixNano"), "timeUnixNano")
+    return canonical, values, event_name, timestamp
+
+
+def extract(record: Any) -> tuple[bytes, dict[str, Any], str, int]:
+    """(canonical bytes, attribute values, event name, timestamp) of one OTLP-JSON log record.
+
+    Raises ValueError (or another exception of malformed input) when the
+    record cannot be read.
+    """
+    return _fast_canonical(record) or _general(record)
+
+
+_MALFORMED_ERRORS = (ValueError, TypeError, AttributeError, KeyError, RecursionError)
+
+
+def _json_type(value: object) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number" if isinstance(value, (int, float)) else "null"
+    )
+
+
+def _show(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _peek(record: Any) -> tuple[str | None, int | None, str | None]:
+    """Best-effort stream id, number and record id of a record that could not be read."""
+    sid = num = rid = None
+    if isinstance(record, dict) and isinstance(record.get("attributes"), list):
+        for entry in record["attributes"]:
+            if not isinstance(entry, dict) or not isinstance(entry.get("value"), dict):
+                continue
+            key, value = entry.get("key"), entry["value"]
+            if key == n.SEQ_STREAM_ID and isinstance(value.get(_SV), str):
+                sid = value[_SV]
+            elif key == n.RECORD_ID and isinstance(value.get(_SV), str):
+                rid = value[_SV]
+            elif key == n.SEQ_NUMBER and isinstance(value.get(_IV), (str, int)):
+                try:
+                    num = int(value[_IV])
+                except ValueError:
+                    pass
+    return sid, num, rid
+
+
+# -- the chunk scan ------------------------------------------------------------
+
+
+def _records_of(document: Any, add: Callable[[str], None]) -> list[Any]:
+    """The log records of one OTLP-JSON logs document, saying what is malformed."""
+    if not isinstance(document, dict) or "resourceLogs" not in document:
+        add(f"not an OTLP-JSON logs document (expected an object with resourceLogs, "
+            f"got {_json_type(document)})")
+        return []
+    records: list[Any] = []
+    resource_logs = document["resourceLogs"]
+    if not isinstance(resource_logs, list):
+        add(f"resourceLogs must be an array, not {_json_type(resource_logs)}")
+        return records
+    for i, rl in enumerate(resource_logs):
+        if not isinstance(rl, dict):
+            add(f"resourceLogs[{i}] must be an object, not {_json_type(rl)}")
+            continue
+        scope_logs = rl.get("scopeLogs") or []
+        if not isinstance(scope_logs, list):
+            add(f"resourceLogs[{i}].scopeLogs must be an array, not {_json_type(scope_logs)}")
+            continue
+        for j, sl in enumerate(scope_logs):
+            if not isinstance(sl, dict):
+                add(f"resourceLogs[{i}].scopeLogs[{j}] must be an object, not {_json_type(sl)}")
+                continue
+            log_records = sl.get("logRecords") or []
+            if not isinstance(log_records, list):
+                add(f"resourceLogs[{i}].scopeLogs[{j}].logRecords must be an array, "
+                    f"not {_json_type(log_records)}")
+                continue
+            records.extend(log_records)
+    return records
+
+
+def scan_chunk(
+    chunk: Chunk,
+    keys: dict[str, bytes] | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ChunkResult:
+    """Read one chunk and check each record on its own; stream-wide checks come later."""
+    result = ChunkResult(chunk.number)
+    streams = result.streams
+    findings = result.findings
+    reader = ChunkReader(chunk)
+    chunk_base = chunk.number << _CHUNK_SHIFT
+    reported = 0
+    records = 0  # since the last progress report
+    total = 0
+    line_number = 0
+    last: dict[str, Entry] = {}
+
+    try:
+        for line_number, line in reader:
+            line_src = chunk_base | (line_number << _LINE_SHIFT)
+            try:
+                document = _LOADS(line)
+            except orjson.JSONDecodeError as exc:
+                if line.strip():
+                    findings.append(("malformed_line", _ERROR, _bad_json(line, exc), None, None,
+                                     None, line_src | NO_INDEX))
+                continue
+
+            def line_problem(message: str, src: int = line_src | NO_INDEX) -> None:
+                findings.append(("malformed_line", _ERROR, message, None, None, None, src))
+
+            log_records = _records_of(document, line_problem)
+            records += len(log_records)
+            total += len(log_records)
+            for index, record in enumerate(log_records):
+                src = line_src | (index if index < NO_INDEX else NO_INDEX - 1)
+                _scan_record(record, src, keys, streams, last, findings)
+            if progress is not None and reader.consumed - reported >= 1 << 22:
+                progress(reader.consumed - reported, records)
+                reported = reader.consumed
+                records = 0
+    except CorruptInput as exc:
+        findings.append(("malformed_file", _ERROR, str(exc), None, None, None,
+                         chunk_base | ((line_number + 1) << _LINE_SHIFT) | NO_INDEX))
+    if progress is not None:
+        progress(chunk.size - reported, records)
+    result.lines = line_number
+    result.records = total
+    result.bytes = chunk.size
+    return result
+
+
+def _bad_json(line: bytes, exc: orjson.JSONDecodeError) -> str:
+    stripped = line.rstrip(b"\r\n")
+    if b"\x00" in stripped or not _looks_textual(stripped):
+        return f"not JSON: binary data ({len(stripped)} bytes)"
+    if exc.pos >= len(stripped.rstrip()):
+        return f"not valid JSON: the line ends early (truncated after {len(stripped)} bytes)"
+    return f"not valid JSON: {exc.msg} at byte {exc.pos}"
+
+
+def _looks_textual(data: bytes) -> bool:
+    sample = data[:512]
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(sample) - 3:  # not just a character cut at the sample's end
+            return False
+    return True
+
+
+def _scan_record(
+    record: Any,
+    src: int,
+    keys: dict[str, bytes] | None,
+    streams: dict[str, StreamPart],
+    last: dict[str, Entry],
+    findings: list[RawFinding],
+) -> None:
+    try:
+        canonical, values, event_name, timestamp = _fast_canonical(record) or _general(record)
+    except _MALFORMED_ERRORS as exc:
+        sid, num, rid = _peek(record)
+        reason = str(exc) or type(exc).__name__
+        findings.append(("malformed_record", _ERROR,
+                         f"cannot compute the record's canonical bytes: {reason}", sid, num, rid, src))
+        return
+    digest = record_hash(canonical)
+    get = values.get
+    sid = get(n.SEQ_STREAM_ID)
+    num = get(n.SEQ_NUMBER)
+    rid = get(n.RECORD_ID)
+    if type(sid) is not str or not sid:
+        sid = None
+    if type(num) is not int or num < 1:
+        num = None
+    if type(rid) is not str:
+        rid = None
+    flags = 0
+
+    # MAC (SPEC §2)
+    mac = get(n.INTEGRITY_VALUE)
+    if mac is None:
+        findings.append(("no_integrity", _ERROR,
+                         "record carries no audit.integrity.value: it is not signed", sid, num, rid, src))
+    elif type(mac) is not str:
+        findings.append(("bad_mac", _ERROR, "audit.integrity.value is not a string", sid, num, rid, src))
+    elif keys is not None:
+        key_id = get(n.INTEGRITY_KEY_ID, "default")
+        key = keys.get(key_id) if type(key_id) is str else None
+        if key is None:
+            known = ", ".join(sorted(keys)) or "none"
+            findings.append(("unknown_key_id", _ERROR,
+                             f"MAC key id {_show(key_id)} is not in the key ring (key ids given: {known})",
+                             sid, num, rid, src))
+        elif mac.isascii() and hmac.compare_digest(compute_mac(key, canonical), mac):
+            flags |= F_MAC_OK
+        else:
+            findings.append(("bad_mac", _ERROR,
+                             f"MAC does not match the record's canonical bytes (key id {key_id!r}): "
+                             "the record was changed after signing or signed with another key",
+                             sid, num, rid, src))
+
+    # attribute mirrors (SPEC §1)
+    if rid is None:
+        findings.append(("malformed_record", _ERROR, "record has no string audit.record.id",
+                         sid, num, None, src))
+    ce_id = get(n.CE_ID)
+    if ce_id != rid:
+        findings.append(("mirror_mismatch", _ERROR,
+                         f"cloudevents.event_id {_show(ce_id)} differs from audit.record.id {_show(rid)}",
+                         sid, num, rid, src))
+    ce_type = get(n.CE_TYPE)
+    if ce_type != event_name:
+        findings.append(("mirror_mismatch", _ERROR,
+                         f"cloudevents.event_type {_show(ce_type)} differs from the event name "
+                         f"{_show(event_name)}", sid, num, rid, src))
+    target = get(n.TARGET_ID)
+    subject = get(n.CE_SUBJECT)
+    if subject != target:
+        findings.append(("mirror_mismatch", _ERROR,
+                         f"cloudevents.event_subject {_show(subject)} differs from audit.target.id "
+                         f"{_show(target)}", sid, num, rid, src))
+
+    if sid is None or num is None:
+        if mac is not None or get(n.SEQ_STREAM_ID) is not None or get(n.SEQ_NUMBER) is not None:
+            what = "audit.sequence.stream_id" if sid is None else "audit.sequence.number"
+            findings.append(("malformed_record", _ERROR,
+                             f"record has no valid {what}: it cannot be placed in a stream",
+                             sid, num, rid, src))
+        return
+
+    checkpoint = None
+    if event_name == n.CHECKPOINT_EVENT:
+        flags |= F_CHECKPOINT
+        covered = get(n.CHECKPOINT_NUMBER)
+        covered_hash = get(n.CHECKPOINT_HASH)
+        if type(covered) is int and type(covered_hash) is str:
+            signature = get(n.CHECKPOINT_SIGNATURE)
+            cp_key = get(n.CHECKPOINT_KEY_ID)
+            checkpoint = (
+                covered,
+                covered_hash,
+                signature if type(signature) is str else None,
+                cp_key if type(cp_key) is str else None,
+            )
+        else:
+            findings.append(("bad_checkpoint", _ERROR,
+                             "checkpoint record lacks a valid audit.checkpoint.number "
+                             "(integer) and audit.checkpoint.hash (string)", sid, num, rid, src))
+    if get(n.SEQ_END) is True:
+        flags |= F_END
+
+    previous_hash = get(n.SEQ_PREVIOUS_HASH)
+    previous_id = get(n.SEQ_PREVIOUS_ID)
+    link: Any = None
+    if previous_hash is not None or previous_id is not None:
+        link = (previous_hash, previous_id)
+        before = last.get(sid)
+        if (
+            before is not None
+            and before[E_NUM] == num - 1
+            and before[E_HASH] == previous_hash
+            and before[E_RID] == previous_id
+        ):
+            link = LINKED
+
+    entry: Entry = (num, digest, rid, link, src, flags, checkpoint)
+    part = streams.get(sid)
+    if part is None:
+        part = streams[sid] = StreamPart()
+    part.seen += 1
+    if timestamp:
+        if part.tmin is None or timestamp < part.tmin:
+            part.tmin = timestamp
+        if part.tmax is None or timestamp > part.tmax:
+            part.tmax = timestamp
+    if flags & F_END:
+        part.ends.append(num)
+    if flags & F_CHECKPOINT:
+        part.cps.append(num)
+    present = part.entries.get(num)
+    if present is None:
+        part.entries[num] = entry
+    else:
+        part.merge_one(present, entry)
+    last[sid] = entry
