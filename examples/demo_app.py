@@ -3,8 +3,9 @@
 Runs on the embedded default sink (an append-only OTLP-JSON file): no
 collector, no network. It creates the demo's keys (SPEC §5 key file and an
 Ed25519 checkpoint key pair), emits records through `@audited` functions and
-`audit_event()`, closes the stream, then verifies the trail it wrote and
-prints a short summary.
+`audit_event()`, closes the stream, verifies the trail it wrote (with the HMAC
+key, and with the public key alone), shows the verifier catching an edited
+copy, and prints a short summary.
 
     python examples/demo_app.py --out demo-out
 """
@@ -135,7 +136,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     for finding in (*with_key.findings, *public_only.findings):
         print(f"  {finding.severity}: {finding.kind}: {finding.message}")
-    return 0 if with_key.ok and public_only.ok else 1
+
+    # What tampering looks like: a copy of the trail where bob's refused delete
+    # is rewritten as a success.
+    tampered = out / "tampered-copy.jsonl"
+    text = trail.read_text(encoding="utf-8")
+    tampered.write_text(text.replace('"failure"', '"success"', 1), encoding="utf-8")
+    caught = verify([tampered], keys=keys, public_keys=[public_key])
+    print(f"verify a tampered copy:      {'caught' if not caught.ok else 'MISSED'}")
+    for finding in caught.errors[:3]:
+        print(
+            f"  {finding.kind} at {Path(finding.file or '').name}:{finding.line}: {finding.message}"
+        )
+    return 0 if with_key.ok and public_only.ok and not caught.ok else 1
 
 
 if __name__ == "__main__":
