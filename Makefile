@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 COLLECTOR := collector/dist/otelcol-audit
 
-.PHONY: demo test lint collector bench clean
+.PHONY: demo test lint collector node-tools bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,17 +21,22 @@ demo: $(STAMP)
 collector:
 	bash scripts/build-collector.sh
 
+## Install the pinned Spectral CLI (npm ci in validators/; idempotent).
+node-tools:
+	bash scripts/install-node-tools.sh
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests examples benchmarks
+	$(VENV)/bin/ruff check src tests examples benchmarks scripts
 	$(VENV)/bin/mypy
+	bash scripts/validate_audit_config.sh
 
 ## The whole test suite: lint, types, unit, integration and collector end-to-end tests.
-test: $(STAMP) collector
+test: $(STAMP) collector node-tools
 	$(MAKE) lint
-	AUDIT_SDK_REQUIRE_COLLECTOR=1 $(PY) -m pytest -q
+	AUDIT_SDK_REQUIRE_COLLECTOR=1 AUDIT_SDK_REQUIRE_NODE_TOOLS=1 $(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_emit.py
 
 clean:
-	rm -rf $(VENV) demo-out collector/dist collector/build
+	rm -rf $(VENV) demo-out collector/dist collector/build validators/node_modules

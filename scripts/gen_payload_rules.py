@@ -34,7 +34,7 @@ RULESET = ROOT / "validators/spectral-audit-rules.yaml"
 
 Schema = dict[str, Any]
 
-# -- value shapes -------------------------------------------------------------
+# -- value shapes --------------------------------------------------------------------------------
 
 EVENT_NAME = r"^[A-Za-z0-9_:/-]+(\.[A-Za-z0-9_:/-]+)*$"
 ACTION = r"^[A-Z][A-Z0-9_]*$"
@@ -46,7 +46,8 @@ SIG_B64 = r"^[A-Za-z0-9+/]{86}==$"  # 64 bytes (Ed25519), standard base64
 BASE64 = r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 NANOS = r"^[1-9][0-9]{0,19}$"
 NANOS_OR_ZERO = r"^(0|[1-9][0-9]{0,19})$"
-RFC3339 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+RFC3339 = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+           r"(Z|[+-][0-9]{2}:[0-9]{2})$")
 TRACEPARENT = r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
 NONBLANK = r"\S"
 
@@ -55,7 +56,7 @@ OUTCOMES = ["success", "failure", "unknown"]
 
 
 class V:
-    """An attribute value shape, rendered for OTLP-JSON (tagged) or for plain JSON (CloudEvent data)."""
+    """An attribute value shape, for OTLP-JSON (tagged) or plain JSON (CloudEvent data)."""
 
     def __init__(self, plain: Schema, otlp: Schema) -> None:
         self.plain = plain
@@ -105,7 +106,7 @@ def true() -> V:
                                "properties": {"boolValue": {"const": True}}})
 
 
-# -- attribute predicates, per kind ---------------------------------------------
+# -- attribute predicates, per kind ---------------------------------------------------------------
 
 def _otlp_key(key: str) -> Schema:
     return {"type": "object", "required": ["key"], "properties": {"key": {"const": key}}}
@@ -168,7 +169,7 @@ def all_of(*parts: Schema) -> Schema:
 
 NORMALIZED = "audit.normalized.by"
 
-# -- the rules --------------------------------------------------------------------
+# -- the rules --------------------------------------------------------------------------------
 
 def r_record_id(kind: str) -> Schema:
     return has(kind, "audit.record.id", text())
@@ -226,8 +227,9 @@ def r_sequence(kind: str) -> Schema:
             "if": holds(kind, "audit.sequence.number", integer_one()),
             "then": all_of(absent(kind, "audit.sequence.previous_hash"),
                            absent(kind, "audit.sequence.previous_record_id")),
-            "else": all_of(has(kind, "audit.sequence.previous_hash", shapes["audit.sequence.previous_hash"]),
-                           has(kind, "audit.sequence.previous_record_id", text())),
+            "else": all_of(
+                has(kind, "audit.sequence.previous_hash", shapes["audit.sequence.previous_hash"]),
+                has(kind, "audit.sequence.previous_record_id", text())),
         },
     )
     return {"if": holds(kind, NORMALIZED), "then": all_of(*typed_all), "else": signed}
@@ -363,7 +365,8 @@ def r_ce_extensions(kind: str) -> Schema:
 # code -> (description, kinds, builder). Order = report order.
 SCHEMA_RULES: list[tuple[str, str, tuple[str, ...], Any]] = [
     ("audit-otlp-timestamps", "timeUnixNano and observedTimeUnixNano are non-zero ns as decimal "
-     "strings (observed may be absent on collector-normalized records)", ("otlp",), r_otlp_timestamps),
+     "strings (observed may be absent on collector-normalized records)", ("otlp",),
+     r_otlp_timestamps),
     ("audit-otlp-event-name", "eventName is a non-empty dot-separated event type", ("otlp",),
      r_otlp_event_name),
     ("audit-otlp-attribute-list", "attributes is a non-empty list of {key, value} with one "

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits, LogRecordProcessor
 from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.resources import Resource
@@ -28,6 +29,8 @@ from audit_sdk._errors import AuditConfigurationError, AuditNotConfigured, KeyCo
 from audit_sdk._keys import ENV_CHECKPOINT_KEY, HmacKeyRing, load_checkpoint_private_key
 from audit_sdk._logger import DEFAULT_MAX_RECORD_BYTES, AuditLogger, validate_limits
 from audit_sdk._sink import FsyncPolicy, OtlpJsonFileExporter
+from audit_sdk._spool._config import resolve_delivery
+from audit_sdk.pii import Pseudonymizer
 
 __all__ = ["DEFAULT_TRAIL_PATH", "configure", "get_audit_logger", "shutdown"]
 
@@ -88,8 +91,14 @@ def configure(
     processor: LogRecordProcessor | None = None,
     trail_path: str | os.PathLike[str] | None = None,
     fsync: FsyncPolicy | str = FsyncPolicy.EVERY_EXPORT,
+    delivery: str | None = None,
+    spool_dir: str | os.PathLike[str] | None = None,
+    spool_max_bytes: int | None = None,
+    spool_fsync: str | None = None,
+    meter_provider: MeterProvider | None = None,
     resource_attributes: Mapping[str, Any] | None = None,
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    pseudonymize: Pseudonymizer | None = None,
     set_default: bool = True,
     environ: Mapping[str, str] | None = None,
 ) -> AuditLogger:
@@ -98,12 +107,24 @@ def configure(
     Export goes, in order of precedence, to `processor`, to `exporter`, to OTLP
     when `OTEL_EXPORTER_OTLP_(LOGS_)ENDPOINT` is set, else to the embedded
     append-only file at `trail_path` (or `AUDIT_SDK_TRAIL_PATH`, or
-    `audit-trail/audit.jsonl`). HMAC keys come from `keys` or the
+    `audit-trail/audit.jsonl`). `delivery` (or `AUDIT_SDK_DELIVERY`) picks how:
+    "memory" (default), or a disk spool in `spool_dir` with "durable",
+    "fail_closed" or "best_effort" (docs/delivery.md). HMAC keys come from `keys` or the
     `AUDIT_SDK_HMAC_KEY*` variables; the checkpoint key from `checkpoint_key` or
-    `AUDIT_SDK_CHECKPOINT_KEY` (a PEM path).
+    `AUDIT_SDK_CHECKPOINT_KEY` (a PEM path). `pseudonymize` replaces the values
+    of the fields it marks sensitive by keyed pseudonyms before signing (docs/pii.md).
     """
     env = os.environ if environ is None else environ
     validate_limits(checkpoint_every=checkpoint_every, max_record_bytes=max_record_bytes)
+    delivery_options = resolve_delivery(  # durable spool (docs/delivery.md) or in-memory
+        delivery=delivery,
+        spool_dir=spool_dir,
+        spool_max_bytes=spool_max_bytes,
+        spool_fsync=spool_fsync,
+        meter_provider=meter_provider,
+        processor_given=processor is not None,
+        env=env,
+    )
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         raise AuditConfigurationError(
             "OTEL_SDK_DISABLED=true would drop every audit record; unset it for audit-sdk"
@@ -114,6 +135,14 @@ def configure(
             "no HMAC key: pass keys=HmacKeyRing(...) or set AUDIT_SDK_HMAC_KEY, "
             "AUDIT_SDK_HMAC_KEYS or AUDIT_SDK_HMAC_KEY_FILE"
         )
+    if pseudonymize is not None:
+        if not isinstance(pseudonymize, Pseudonymizer):
+            raise AuditConfigurationError("pseudonymize must be an audit_sdk.pii.Pseudonymizer")
+        if any(pseudonymize.uses_key(ring.get(kid) or b"") for kid in ring.key_ids):
+            raise KeyConfigurationError(
+                "the pseudonym key must not be an HMAC signing key: destroying it must "
+                "erase the link to people while the signing keys stay for verification"
+            )
     signer = _checkpoint_key(checkpoint_key, env)
     if signer is None:
         _log.warning(
@@ -136,7 +165,11 @@ def configure(
         if exporter is None:
             path = Path(trail_path or env.get(ENV_TRAIL_PATH) or DEFAULT_TRAIL_PATH)
             exporter = OtlpJsonFileExporter(path, fsync=fsync)
-        processor = ReliableBatchProcessor(exporter)
+        processor = (
+            ReliableBatchProcessor(exporter)
+            if delivery_options is None
+            else delivery_options.build(exporter)
+        )
     elif exporter is not None:
         raise AuditConfigurationError("pass either processor= or exporter=, not both")
 
@@ -158,6 +191,7 @@ def configure(
         checkpoint_interval=checkpoint_interval,
         max_record_bytes=max_record_bytes,
         on_close=provider.shutdown,
+        pseudonymizer=pseudonymize,
     )
     _close_at_exit(logger)
     if set_default:

@@ -10,6 +10,7 @@ cannot be delivered is counted in `stats` and reported through a warning.
 from __future__ import annotations
 
 import collections
+import copy
 import logging
 import os
 import threading
@@ -85,8 +86,9 @@ class ReliableBatchProcessor(LogRecordProcessor):
             )
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
-        api_record = log_record.log_record
-        api_record.context = Context()  # drop the reference to the caller's context
+        # a shallow copy without the caller's context: other processors keep theirs
+        api_record = copy.copy(log_record.log_record)
+        api_record.context = Context()
         readable = ReadableLogRecord(
             log_record=api_record,
             resource=log_record.resource,  # type: ignore[arg-type]

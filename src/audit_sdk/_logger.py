@@ -15,11 +15,11 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum, StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from opentelemetry import context as otel_context
@@ -28,6 +28,7 @@ from opentelemetry._logs import Logger as OtelLogger
 
 from audit_sdk._canonical import MacKey, record_hash, signing_object
 from audit_sdk._checkpoint import sign_checkpoint
+from audit_sdk._context import AuditContext
 from audit_sdk._context import current_context as _current_context
 from audit_sdk._errors import (
     AuditConfigurationError,
@@ -75,6 +76,9 @@ from audit_sdk._names import (
 )
 from audit_sdk._values import tag_attributes, tag_value
 
+if TYPE_CHECKING:
+    from audit_sdk.pii import Pseudonymizer
+
 __all__ = ["DEFAULT_MAX_RECORD_BYTES", "ActorType", "AuditLogger", "AuditReceipt", "Outcome"]
 
 _log = logging.getLogger("audit_sdk")
@@ -113,6 +117,23 @@ _OUTCOMES: dict[str, str] = {value: value for value in OUTCOMES}
 _ACTOR_TYPES: dict[str, str] = {value: value for value in ACTOR_TYPES}
 _match_event_name = _EVENT_NAME.match
 _match_action = _ACTION.match
+
+
+# An optional second source of ambient context (e.g. structlog's contextvars), consulted by
+# emit() only while one is installed: see `set_context_fallback`.
+_context_fallback: Callable[[AuditContext], AuditContext] | None = None
+
+
+def set_context_fallback(
+    fallback: Callable[[AuditContext], AuditContext] | None,
+) -> Callable[[AuditContext], AuditContext] | None:
+    """Install `fallback(ctx) -> ctx`, which fills fields the audit context leaves empty.
+
+    Returns the previous fallback. Used by `audit_sdk.integrations.structlog_context`.
+    """
+    global _context_fallback
+    previous, _context_fallback = _context_fallback, fallback
+    return previous
 
 
 def new_uuid4() -> str:
@@ -236,6 +257,7 @@ class AuditLogger:
         checkpoint_interval: float | None = 60.0,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         on_close: Any = None,
+        pseudonymizer: Pseudonymizer | None = None,
     ) -> None:
         validate_limits(checkpoint_every=checkpoint_every, max_record_bytes=max_record_bytes)
         self._otel = otel_logger
@@ -252,6 +274,7 @@ class AuditLogger:
         self._checkpoint_interval = checkpoint_interval
         self._max_bytes = max_record_bytes
         self._on_close = on_close
+        self._pseudonymizer = pseudonymizer
         self._lock = threading.Lock()
         self._stream = _Stream()
         self._timer_stop = threading.Event()
@@ -314,6 +337,8 @@ class AuditLogger:
         if outcome_value is None:
             raise InvalidAuditEvent("outcome", f"{outcome!r} is not one of {sorted(OUTCOMES)}")
         ctx = _current_context()
+        if _context_fallback is not None:
+            ctx = _context_fallback(ctx)
         actor = ctx.actor or "anonymous" if actor is None else _text("actor", actor)
         if actor_type is None:
             actor_type = ctx.actor_type or "user"
@@ -350,6 +375,8 @@ class AuditLogger:
             attrs[REQUEST_ID] = (
                 ctx.request_id if request_id is None else _text("request_id", request_id)
             )
+        if self._pseudonymizer is not None:  # sensitive values become keyed pseudonyms
+            details, attributes = self._pseudonymizer.apply(attrs, details, attributes)
         tagged: dict[str, Any] = {key: {"stringValue": value} for key, value in attrs.items()}
         exact = False
         if attributes:

@@ -18,7 +18,14 @@ from audit_sdk._errors import AuditError
 __all__ = ["main"]
 
 # Subcommand modules, in the order `--help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("keys", "lint_config", "validate_payload")
+COMMAND_MODULES: tuple[str, ...] = (
+    "keys",
+    "lint_config",
+    "report",
+    "status",
+    "validate_payload",
+    "verify",
+)
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1

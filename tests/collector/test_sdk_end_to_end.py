@@ -13,14 +13,12 @@ shipped config. What the store must show afterwards:
 * after a collector stop/start in the middle of a stream: the same, with
   exact duplicates allowed (at-least-once), and the app reporting zero lost.
 
-When ``audit_sdk.verify`` exists, ``audit-sdk verify`` is also run on the
-store and must exit 0.
+``audit-sdk verify --require-closed`` is also run on the store: exit 0, no
+finding, every stream closed and authenticated.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import json
 import os
 import subprocess
@@ -188,21 +186,8 @@ def check_store(
     return unique
 
 
-@functools.cache
-def verify_available() -> bool:
-    """True once `audit-sdk verify` exists (it is being written alongside these tests)."""
-    if importlib.util.find_spec("audit_sdk.verify") is None:
-        return False
-    probe = subprocess.run(
-        [sys.executable, "-m", "audit_sdk.cli", "verify", "--help"],
-        capture_output=True,
-        timeout=30,
-    )
-    return probe.returncode == 0
-
-
-def run_verify_cli(data_dir: Path, keys: Path) -> None:
-    """`audit-sdk verify` on the store (all segments) must find nothing."""
+def run_verify_cli(data_dir: Path, keys: Path, summaries: list[dict[str, Any]]) -> None:
+    """`audit-sdk verify --require-closed` on the store (all segments) must find nothing."""
     files = [str(p) for p in store_files(data_dir, "audit")]
     result = subprocess.run(
         [
@@ -215,14 +200,25 @@ def run_verify_cli(data_dir: Path, keys: Path) -> None:
             str(keys / "hmac-keys.json"),
             "--public-key",
             str(keys / "checkpoint-key.pub.pem"),
+            "--require-closed",
             "--json",
         ],
         capture_output=True,
         text=True,
         timeout=60,
+        env=app_env(),
     )
     assert result.returncode == 0, f"verify: {result.stdout[-4000:]}\n{result.stderr[-2000:]}"
-    json.loads(result.stdout)  # --json prints the result as data
+    report = json.loads(result.stdout)
+    assert report["findings"] == [], report["findings"]
+    assert report["errors"] == 0 and report["warnings"] == 0
+    streams = {s["stream_id"]: s for s in report["streams"]}
+    assert set(streams) == {s["stream_id"] for s in summaries}
+    for summary in summaries:
+        stream = streams[summary["stream_id"]]
+        assert stream["closed"] is True
+        assert stream["last_number"] == summary["end_number"]
+        assert stream["authenticated"] == summary["end_number"]
 
 
 # --- the tests ----------------------------------------------------------------------
@@ -254,8 +250,7 @@ def test_sdk_to_collector_to_store(
     assert collector.stop() == 0  # a clean stop: files closed, nothing more to come
 
     check_store(collector.data_dir, keys_dir, summaries, duplicates_allowed=False)
-    if verify_available():
-        run_verify_cli(collector.data_dir, keys_dir)
+    run_verify_cli(collector.data_dir, keys_dir, summaries)
 
 
 @pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
@@ -315,5 +310,4 @@ def test_collector_restart_mid_stream(
         f"{protocol}: {len(unique)} records, {len(store_entries(cp.data_dir)) - len(unique)} "
         f"duplicates, {len(during_outage)} made during the outage, app: {summary}"
     )
-    if verify_available():
-        run_verify_cli(cp.data_dir, keys_dir)
+    run_verify_cli(cp.data_dir, keys_dir, [summary])

@@ -1,4 +1,4 @@
-"""`audit-sdk lint-config`: find what breaks an audit pipeline in collector and Fluent Bit configs."""
+"""`audit-sdk lint-config`: what breaks an audit pipeline in collector and Fluent Bit configs."""
 
 from __future__ import annotations
 

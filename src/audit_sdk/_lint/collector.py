@@ -37,7 +37,11 @@ _ZERO_DURATION = re.compile(r"^0+(\.0+)?(ns|us|µs|ms|s|m|h)?$")
 
 
 def is_collector_config(root: Node) -> bool:
-    return root.is_map and any(root.get(key) is not None for key in (*_SECTIONS, "service"))
+    if not root.is_map:
+        return False
+    service = root.get("service")
+    return any(root.get(key) is not None for key in _SECTIONS) or (
+        service is not None and service.get("pipelines") is not None)
 
 
 def _type(component_id: str) -> str:
@@ -282,7 +286,11 @@ class _Linter:
                      "CloudWatch's allowed values (1, 3, 5, 7, 14, 30, ..., 3653)")
 
     def check_transport(self, eid: str, node: Node, kind: str) -> None:
-        endpoints = [n for n in (node.get("endpoint"), node.get("logs_endpoint")) if _set(n)]
+        endpoints: list[Node] = []
+        for key in ("endpoint", "logs_endpoint"):
+            value = node.get(key)
+            if value is not None and _set(value):
+                endpoints.append(value)
         for key in ("endpoints", "brokers"):
             listed = node.get(key)
             if listed is not None:
@@ -334,7 +342,8 @@ class _Linter:
         ):
             return True
         for key in _AUTH_KEYS - {"key_file"}:
-            if any(_set(found) or (found.is_map and found.value) for found in _find_keys(node, key)):
+            found = list(_find_keys(node, key))
+            if any(_set(item) or (item.is_map and item.value) for item in found):
                 return True
         return False
 
@@ -362,7 +371,7 @@ class _Linter:
                 referenced.update(a for a in MANDATORY_ATTRIBUTES if a in text)
         missing = [a for a in MANDATORY_ATTRIBUTES if a not in referenced]
         if missing:
-            fid, fnode = filters[0]
+            fnode = filters[0][1]
             self.add("missing-mandatory-check", fnode.at,
                      f"the filters of pipeline {pipeline.pid} ({', '.join(f for f, _ in filters)}) "
                      f"never check {', '.join(missing)}: records without them are not "

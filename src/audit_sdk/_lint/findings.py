@@ -18,15 +18,19 @@ RULES: dict[str, str] = {
     "no-persistent-queue": "records wait in memory only: a restart or crash loses them",
     "retry-gives-up": "an exporter or output stops retrying and drops the records",
     "file-exporter-truncates": "the file exporter truncates its file when the collector starts",
-    "file-exporter-append-with-rotation": "`append` and `rotation` together: the collector refuses it",
+    "file-exporter-append-with-rotation":
+        "`append` and `rotation` together: the collector refuses it",
     "file-exporter-not-json": "the audit file is not OTLP-JSON, which verifiers read",
     "no-quarantine-route": "non-compliant records are dropped instead of quarantined",
-    "missing-mandatory-check": "no filter checks cloudevents.event_id and the audit.* mandatory attributes",
-    "remote-exporter-no-tls": "records leave the host without TLS (or without verifying the server)",
+    "missing-mandatory-check":
+        "no filter checks cloudevents.event_id and the audit.* mandatory attributes",
+    "remote-exporter-no-tls":
+        "records leave the host without TLS (or without verifying the server)",
     "remote-exporter-no-auth": "a remote destination without authentication",
     "aws-no-role-arn": "an AWS exporter or output without `role_arn`",
     "cloudwatch-no-retention": "CloudWatch Logs without a (valid) retention period in days",
-    "tail-without-db": "Fluent Bit tail input without an offset database: lines are lost or re-sent",
+    "tail-without-db":
+        "Fluent Bit tail input without an offset database: lines are lost or re-sent",
     "unrouted-input": "a Fluent Bit input whose tag no output matches: its records go nowhere",
 }
 

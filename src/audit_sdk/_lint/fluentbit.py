@@ -72,7 +72,7 @@ class FluentBitConfig:
         return [s for s in self.sections if s.kind == kind]
 
 
-# -- classic format -------------------------------------------------------------
+# -- classic format -------------------------------------------------------------------------------
 
 _SECTION = re.compile(r"^\[\s*([A-Za-z_]+)\s*\]\s*$")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -133,7 +133,7 @@ def _substitute(text: str, variables: dict[str, str]) -> str:
     return _VAR.sub(lambda m: variables.get(m.group(1), m.group(0)), text)
 
 
-# -- YAML format ------------------------------------------------------------------
+# -- YAML format --------------------------------------------------------------------------------
 
 _YAML_KINDS = {"inputs": "INPUT", "filters": "FILTER", "outputs": "OUTPUT"}
 
@@ -187,11 +187,12 @@ def _yaml_section(kind: str, node: Node, variables: dict[str, str]) -> Section:
             if item.is_map or item.is_list:
                 continue  # processors and other nested blocks: not judged here
             text = item.text() or ""
-            section.props.append((key.lower(), _substitute(text, variables), item.key_loc or item.loc))
+            loc = item.key_loc or item.loc
+            section.props.append((key.lower(), _substitute(text, variables), loc))
     return section
 
 
-# -- rules --------------------------------------------------------------------------
+# -- rules --------------------------------------------------------------------------------
 
 _LOCAL_OUTPUTS = frozenset({"stdout", "null", "counter", "file", "flowcounter"})
 _AWS_OUTPUTS = frozenset({"cloudwatch_logs", "cloudwatch", "s3", "kinesis_streams",
@@ -224,7 +225,8 @@ class _FbLinter:
         inputs = self.config.of("INPUT")
         outputs = self.config.of("OUTPUT")
         if not inputs or not outputs:
-            where = self.config.sections[0].loc if self.config.sections else Loc(self.config.file, 1)
+            sections = self.config.sections
+            where = sections[0].loc if sections else Loc(self.config.file, 1)
             self.add("no-audit-pipeline", where,
                      "no input or no output section: this configuration ships nothing")
             return self.findings

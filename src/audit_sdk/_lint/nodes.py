@@ -164,7 +164,8 @@ def _convert(node: yaml.Node, file: str) -> Node:
         result = Node(out, loc)
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise ConfigError(f"{file}:{key_node.start_mark.line + 1}: map keys must be scalars")
+                line = key_node.start_mark.line + 1
+                raise ConfigError(f"{file}:{line}: map keys must be scalars")
             key = str(_scalar_value(key_node))
             if key == "<<":  # YAML merge key: take the merged map's entries first
                 merged = _convert(value_node, file)
@@ -203,8 +204,6 @@ def load_yaml_text(text: str, file: str) -> Node:
         where = f"{file}:{mark.line + 1}" if mark is not None else file
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{where}: invalid YAML: {problem}") from None
-    except yaml.composer.ComposerError as exc:  # pragma: no cover - subclass of YAMLError
-        raise ConfigError(f"{file}: invalid YAML: {exc}") from None
     if composed is None:
         return Node({}, Loc(file, 1))
     return _convert(composed, file)

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeGuard
 
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
@@ -28,6 +28,7 @@ __all__ = [
     "Violation",
     "detect_kind",
     "load_schema",
+    "parse_documents",
     "records_of",
     "validate_document",
     "validate_record",
@@ -57,9 +58,11 @@ class Violation:
                 "message": self.message}
 
 
-# -- JSON Schema side -------------------------------------------------------------
+# -- JSON Schema side -----------------------------------------------------------------------------
 
-def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+def _ecma_pattern(
+    validator: Any, pattern: str, instance: Any, schema: Any
+) -> Iterator[ValidationError]:
     """`pattern` with ECMA-262 semantics for a final `$` (end of input, not before a newline)."""
     if not isinstance(instance, str):
         return
@@ -74,13 +77,15 @@ def _compile(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-_Validator = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
+_Validator = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator, {"pattern": _ecma_pattern}
+)
 
 
 @cache
 def load_schema(kind: str) -> dict[str, Any]:
     """The packaged JSON Schema for `kind` ("otlp" or "cloudevent")."""
-    text = resources.files("audit_sdk.schemas").joinpath(SCHEMA_FILES[kind]).read_text("utf-8")
+    text = (resources.files("audit_sdk") / "schemas" / SCHEMA_FILES[kind]).read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -92,12 +97,12 @@ def _rule_validators(kind: str) -> tuple[tuple[str, Any], ...]:
 
 
 def _path(error: ValidationError) -> str:
-    return error.json_path
+    return str(error.json_path)
 
 
-# -- the rules JSON Schema can't express (twins of validators/functions/*.js) ------
+# -- the rules JSON Schema can't express (twins of validators/functions/*.js) ---------------------
 
-def _is_object(value: Any) -> bool:
+def _is_object(value: Any) -> TypeGuard[Mapping[str, Any]]:
     return isinstance(value, Mapping)
 
 
@@ -128,7 +133,8 @@ def _unique_keys(record: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         if not _is_object(entry) or not isinstance(entry.get("key"), str):
             continue
         if entry["key"] in seen:
-            yield f"$.attributes[{index}].key", f"attribute {json.dumps(entry['key'])} appears more than once"
+            key = json.dumps(entry["key"])
+            yield f"$.attributes[{index}].key", f"attribute {key} appears more than once"
         seen.add(entry["key"])
 
 
@@ -202,10 +208,10 @@ def _scalar_text(value: Any) -> str | None:
 
 
 def _cloudevent_mirrors(event: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    data = event.get("data")
-    data = data if _is_object(data) else {}
-    attrs = data.get("attributes")
-    attrs = attrs if _is_object(attrs) else {}
+    raw_data = event.get("data")
+    data: Mapping[str, Any] = raw_data if _is_object(raw_data) else {}
+    raw_attrs = data.get("attributes")
+    attrs: Mapping[str, Any] = raw_attrs if _is_object(raw_attrs) else {}
 
     def compare(field: str, key: str) -> Iterator[tuple[str, str]]:
         if field not in event or key not in attrs:
@@ -230,7 +236,7 @@ def _cloudevent_mirrors(event: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         yield from compare(field, key)
 
 
-# -- documents ------------------------------------------------------------------------
+# -- documents --------------------------------------------------------------------------------
 
 def detect_kind(document: Any) -> str:
     """'wrapper' for an OTLP file line, 'cloudevent', or 'otlp' (same test as the JS side)."""
@@ -285,7 +291,33 @@ def _flatten(rule: str, where: str, error: ValidationError) -> Iterator[Violatio
         return
     if error.validator in {"if", "then", "else"}:
         return
-    yield Violation(rule, where, _path(error), error.message)
+    yield Violation(rule, where, _path(error), _message(error))
+
+
+def _attribute_key(schema: Any) -> str | None:
+    if not _is_object(schema):
+        return None
+    key = (schema.get("properties") or {}).get("key")
+    return str(key["const"]) if _is_object(key) and "const" in key else None
+
+
+def _message(error: ValidationError) -> str:
+    """A short message; the attribute-list predicates get named after their attribute."""
+    if error.validator == "contains":
+        key = _attribute_key(error.validator_value)
+        if key is not None and isinstance(error.validator_value, dict):
+            if "value" in (error.validator_value.get("properties") or {}):
+                return f"no attribute {json.dumps(key)} with the required value"
+            return f"attribute {json.dumps(key)} is missing"
+    if error.validator == "not" and _is_object(error.validator_value):
+        key = _attribute_key(error.validator_value.get("contains"))
+        if key is not None:
+            return f"attribute {json.dumps(key)} must not be present here"
+        required = error.validator_value.get("required")
+        if isinstance(required, list) and required:
+            return f"{json.dumps(required[0])} must not be present here"
+    message = str(error.message)
+    return message if len(message) <= 200 else message[:197] + "..."
 
 
 def validate_document(document: Any, kind: str | None = None) -> tuple[int, list[Violation]]:
@@ -330,7 +362,3 @@ def parse_documents(text: str) -> list[tuple[str, Any]]:
     if isinstance(value, list):
         return [(f"item {index}", item) for index, item in enumerate(value)]
     return [("", value)]
-
-
-def iter_sequence(values: Sequence[Any]) -> Iterator[Any]:  # pragma: no cover - helper for callers
-    yield from values

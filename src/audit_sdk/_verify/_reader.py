@@ -9,10 +9,11 @@ its exact file and line.
 from __future__ import annotations
 
 import gzip
+import itertools
 import os
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -43,7 +44,7 @@ class Chunk:
     size: int  # input bytes this chunk accounts for (for progress)
 
 
-def discover(paths: Iterable[str]) -> list[str]:
+def discover(paths: list[str]) -> list[str]:
     """The trail files named by `paths`, directories expanded, each file once."""
     files: list[str] = []
     seen: set[str] = set()
@@ -75,6 +76,10 @@ def discover(paths: Iterable[str]) -> list[str]:
             add(path)
         else:
             raise UnusableInput(f"{path}: no such file or directory")
+    if not files:
+        raise UnusableInput(
+            f"no trail files (*.jsonl, *.json, *.ndjson, *.log, *.gz) in {', '.join(paths)}"
+        )
     return files
 
 
@@ -103,7 +108,7 @@ def plan_chunks(files: list[str], chunk_bytes: int | None) -> list[Chunk]:
                 bounds.append(boundary)
                 position = boundary + chunk_bytes
         bounds.append(size)
-        for start, end in zip(bounds, bounds[1:], strict=False):
+        for start, end in itertools.pairwise(bounds):
             chunks.append(Chunk(len(chunks), path, start, end, False, end - start))
     return chunks
 
@@ -114,33 +119,28 @@ class ChunkReader:
     def __init__(self, chunk: Chunk) -> None:
         self.chunk = chunk
         self.consumed = 0
-        self._raw: BinaryIO | None = None
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
         chunk = self.chunk
         with open(chunk.path, "rb") as raw:
-            self._raw = raw
             if chunk.compressed:
                 yield from self._gzip_lines(raw)
                 return
             raw.seek(chunk.start)
             position = chunk.start
             end = chunk.end
-            number = 0
-            for line in raw:
+            for number, line in enumerate(raw, 1):
                 if end is not None and position >= end:
                     break
                 position += len(line)
                 self.consumed = position - chunk.start
-                number += 1
                 yield number, line
 
     def _gzip_lines(self, raw: BinaryIO) -> Iterator[tuple[int, bytes]]:
         number = 0
         try:
             with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
-                for line in unzipped:
-                    number += 1
+                for number, line in enumerate(unzipped, 1):
                     self.consumed = raw.tell()
                     yield number, line
         except (EOFError, OSError, zlib.error) as exc:

@@ -14,38 +14,48 @@ become `Finding` objects in the engine, once line numbers are known.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import re
 from collections.abc import Callable
-from typing import Any
+from operator import itemgetter
+from typing import Any, Final
 
 import orjson
 
 from audit_sdk import _names as n
 from audit_sdk._canonical import (
     INTEGRITY_PREFIX,
-    _hex_id,
     _nanos,
     canonical_from_otlp,
     compute_mac,
     record_hash,
     signing_object,
 )
-from audit_sdk._values import otlp_to_python
+from audit_sdk._values import otlp_to_tagged
 from audit_sdk._verify._reader import Chunk, ChunkReader, CorruptInput
 
 __all__ = [
+    "E_CP",
+    "E_FLAGS",
+    "E_HASH",
+    "E_LINK",
+    "E_NUM",
+    "E_RID",
+    "E_SRC",
     "F_CHECKPOINT",
     "F_END",
     "F_MAC_OK",
     "LINKED",
     "ChunkResult",
+    "Entry",
     "RawFinding",
     "StreamPart",
     "better",
     "extract",
     "pack_src",
     "scan_chunk",
+    "unpack_src",
 ]
 
 # Entry: (number, record_hash, record_id, link, src, flags, checkpoint)
@@ -53,13 +63,20 @@ __all__ = [
 #   just before it) or (previous_hash, previous_record_id) still to be checked;
 #   src: packed chunk/line/index (see pack_src); checkpoint: (covered number,
 #   covered hash, signature or None, key id or None) or None.
-Entry = tuple[int, str, "str | None", Any, int, int, "tuple[int, str, str | None, str | None] | None"]
-E_NUM, E_HASH, E_RID, E_LINK, E_SRC, E_FLAGS, E_CP = range(7)
-LINKED = True
+Checkpoint = tuple[int, str, "str | None", "str | None"]
+Entry = tuple[int, str, "str | None", Any, int, int, "Checkpoint | None"]
+E_NUM: Final = 0
+E_HASH: Final = 1
+E_RID: Final = 2
+E_LINK: Final = 3
+E_SRC: Final = 4
+E_FLAGS: Final = 5
+E_CP: Final = 6
+LINKED: Final = True
 
-F_END = 1
-F_CHECKPOINT = 2
-F_MAC_OK = 4
+F_END: Final = 1
+F_CHECKPOINT: Final = 2
+F_MAC_OK: Final = 4
 
 # RawFinding: (kind, severity, message, stream_id, number, record_id, src)
 RawFinding = tuple[str, str, str, "str | None", "int | None", "str | None", "int | None"]
@@ -88,7 +105,11 @@ def pack_src(chunk: int, line: int, index: int | None) -> int:
 
 def unpack_src(src: int) -> tuple[int, int, int | None]:
     idx = src & NO_INDEX
-    return src >> _CHUNK_SHIFT, (src >> _LINE_SHIFT) & ((1 << 32) - 1), None if idx == NO_INDEX else idx
+    return (
+        src >> _CHUNK_SHIFT,
+        (src >> _LINE_SHIFT) & ((1 << 32) - 1),
+        None if idx == NO_INDEX else idx,
+    )
 
 
 class StreamPart:
@@ -184,13 +205,32 @@ class ChunkResult:
 
 # -- canonical bytes and attribute values -------------------------------------
 
+# The attributes object of canonical bytes made from plain values only: each
+# value a one-key object {"stringValue": string}, {"intValue": canonical
+# decimal} or {"boolValue": bool}, no key under audit.integrity., no key
+# beyond U+FFFF (4-byte UTF-8). orjson's output is well-formed JSON, so this
+# regular check is exact.
+_KEY = rb'"(?!audit\.integrity\.)[^"\\\xf0-\xff]*(?:\\.[^"\\\xf0-\xff]*)*"'
+_STR = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
+_VAL = (
+    rb'\{"(?:stringValue":'
+    + _STR
+    + rb'|intValue":"[^"]*"|boolValue":(?:true|false))\}'
+)
+_ITEM = _KEY + rb":" + _VAL
+_PLAIN_ATTRIBUTES = re.compile(rb'\{"attributes":\{(?:' + _ITEM + rb"(?:," + _ITEM + rb")*)?\}[,}]")
+_INTEGRITY_NAMES = (n.INTEGRITY_VALUE, n.INTEGRITY_SIGNER, n.INTEGRITY_CANON, n.INTEGRITY_KEY_ID)
+_KEY_VALUE = itemgetter("key", "value")
+
 
 def _fast_canonical(record: Any) -> tuple[bytes, dict[str, Any], str, int] | None:
-    """Canonical bytes when every value is a plain string, bool or canonical int; else None.
+    """Canonical bytes when every signed value is a plain string, bool or canonical int.
 
-    For such values `otlp_to_tagged(v) == v`, and the signing object needs no
-    exact JCS path (no doubles, no object keys beyond U+FFFF), so this equals
-    `canonical_from_otlp(record)`. Anything else goes the general way.
+    For such values `otlp_to_tagged(v) == v` and the signing object needs no
+    exact JCS path (no doubles, no object keys beyond U+FFFF), so the bytes
+    equal `canonical_from_otlp(record)`; `_PLAIN_ATTRIBUTES` checks the values
+    on the bytes in one pass. Returns None for anything else (the general path
+    decides), and the attribute values as they are (tagged, integrity included).
     """
     if type(record) is not dict:
         return None
@@ -198,42 +238,14 @@ def _fast_canonical(record: Any) -> tuple[bytes, dict[str, Any], str, int] | Non
     if type(attrs) is not list:
         return None
     try:
-        by_key = {e["key"]: e["value"] for e in attrs}
+        by_key = dict(map(_KEY_VALUE, attrs))
     except (TypeError, KeyError):
         return None
     if len(by_key) != len(attrs):
         return None
-    tagged: dict[str, Any] = {}
-    values: dict[str, Any] = {}
-    for key, value in by_key.items():
-        if type(key) is not str or type(value) is not dict or len(value) != 1:
-            return None
-        if _SV in value:
-            python = value[_SV]
-            if type(python) is not str:
-                return None
-        elif _IV in value:
-            text = value[_IV]
-            if type(text) is not str:
-                return None
-            try:
-                python = int(text)
-            except ValueError:
-                return None
-            if str(python) != text:
-                return None
-        elif _BV in value:
-            python = value[_BV]
-            if type(python) is not bool:
-                return None
-        else:
-            return None
-        values[key] = python
-        if key.startswith(INTEGRITY_PREFIX):
-            continue
-        if not key.isascii() and max(key) > "\uffff":
-            return None
-        tagged[key] = value
+    tagged = dict(by_key)
+    for name in _INTEGRITY_NAMES:
+        tagged.pop(name, None)
     body: Any = record.get("body")
     if body is not None:
         if type(body) is not dict:
@@ -256,26 +268,31 @@ def _fast_canonical(record: Any) -> tuple[bytes, dict[str, Any], str, int] | Non
     try:
         timestamp = _nanos(record.get("timeUnixNano"), "timeUnixNano")
         observed = _nanos(record.get("observedTimeUnixNano"), "observedTimeUnixNano")
-    except ValueError:
+        canonical = _DUMPS(
+            signing_object(
+                event_name=event_name,
+                body=body,
+                timestamp=timestamp,
+                observed_timestamp=observed,
+                trace_id=trace_id,
+                span_id=span_id,
+                tagged_attributes=tagged,
+            ),
+            option=_SORT,
+        )
+    except (ValueError, orjson.JSONEncodeError):
         return None
-    obj = signing_object(
-        event_name=event_name,
-        body=body,
-        timestamp=timestamp,
-        observed_timestamp=observed,
-        trace_id=trace_id,
-        span_id=span_id,
-        tagged_attributes=tagged,
-    )
-    try:
-        canonical = _DUMPS(obj, option=_SORT)
-    except orjson.JSONEncodeError:
+    if _PLAIN_ATTRIBUTES.match(canonical) is None:
         return None
-    return canonical, values, event_name, timestamp
+    return canonical, by_key, event_name, timestamp
 
 
 def _general(record: Any) -> tuple[bytes, dict[str, Any], str, int]:
-    """The general path: `canonical_from_otlp` and `otlp_to_python`. Raises when malformed."""
+    """The general path: `canonical_from_otlp`, values tagged by `otlp_to_tagged`.
+
+    Raises ValueError (or another error of malformed input) when the record
+    cannot be read.
+    """
     if not isinstance(record, dict):
         raise ValueError(f"a log record must be a JSON object, not {_json_type(record)}")
     canonical = canonical_from_otlp(record)
@@ -284,19 +301,53 @@ def _general(record: Any) -> tuple[bytes, dict[str, Any], str, int]:
         key = entry["key"]
         if key in values:
             raise ValueError(f"attribute {key!r} appears twice")
-        values[key] = otlp_to_python(entry.get("value") or {})
+        raw = entry.get("value") or {}
+        try:
+            values[key] = otlp_to_tagged(raw)
+        except ValueError:
+            if not key.startswith(INTEGRITY_PREFIX):
+                raise
+            values[key] = raw  # unsigned; the accessors below find no usable value in it
     event_name = record.get("eventName") or ""
     timestamp = _nanos(record.get("timeUnixNano"), "timeUnixNano")
     return canonical, values, event_name, timestamp
 
 
 def extract(record: Any) -> tuple[bytes, dict[str, Any], str, int]:
-    """(canonical bytes, attribute values, event name, timestamp) of one OTLP-JSON log record.
-
-    Raises ValueError (or another exception of malformed input) when the
-    record cannot be read.
-    """
+    """(canonical bytes, tagged attribute values, event name, timestamp) of one log record."""
     return _fast_canonical(record) or _general(record)
+
+
+def _str(value: Any) -> str | None:
+    """The string of a tagged value, or None (absent or another type)."""
+    if type(value) is dict:
+        text = value.get(_SV)
+        if type(text) is str:
+            return text
+    return None
+
+
+def _int(value: Any) -> int | None:
+    if type(value) is dict and _SV not in value:
+        text = value.get(_IV)
+        if type(text) is str:
+            try:
+                return int(text)
+            except ValueError:
+                return None
+    return None
+
+
+def _true(value: Any) -> bool:
+    return type(value) is dict and _SV not in value and _IV not in value and value.get(_BV) is True
+
+
+def _shown(value: Any) -> str:
+    """A tagged value for a message: the plain string when it is one."""
+    if value is None:
+        return "absent"
+    text = _str(value)
+    return _show(text if text is not None else value)
 
 
 _MALFORMED_ERRORS = (ValueError, TypeError, AttributeError, KeyError, RecursionError)
@@ -326,10 +377,8 @@ def _peek(record: Any) -> tuple[str | None, int | None, str | None]:
             elif key == n.RECORD_ID and isinstance(value.get(_SV), str):
                 rid = value[_SV]
             elif key == n.SEQ_NUMBER and isinstance(value.get(_IV), (str, int)):
-                try:
+                with contextlib.suppress(ValueError):
                     num = int(value[_IV])
-                except ValueError:
-                    pass
     return sid, num, rid
 
 
@@ -339,8 +388,10 @@ def _peek(record: Any) -> tuple[str | None, int | None, str | None]:
 def _records_of(document: Any, add: Callable[[str], None]) -> list[Any]:
     """The log records of one OTLP-JSON logs document, saying what is malformed."""
     if not isinstance(document, dict) or "resourceLogs" not in document:
-        add(f"not an OTLP-JSON logs document (expected an object with resourceLogs, "
-            f"got {_json_type(document)})")
+        add(
+            f"not an OTLP-JSON logs document (expected an object with resourceLogs, "
+            f"got {_json_type(document)})"
+        )
         return []
     records: list[Any] = []
     resource_logs = document["resourceLogs"]
@@ -361,8 +412,10 @@ def _records_of(document: Any, add: Callable[[str], None]) -> list[Any]:
                 continue
             log_records = sl.get("logRecords") or []
             if not isinstance(log_records, list):
-                add(f"resourceLogs[{i}].scopeLogs[{j}].logRecords must be an array, "
-                    f"not {_json_type(log_records)}")
+                add(
+                    f"resourceLogs[{i}].scopeLogs[{j}].logRecords must be an array, "
+                    f"not {_json_type(log_records)}"
+                )
                 continue
             records.extend(log_records)
     return records
@@ -392,8 +445,17 @@ def scan_chunk(
                 document = _LOADS(line)
             except orjson.JSONDecodeError as exc:
                 if line.strip():
-                    findings.append(("malformed_line", _ERROR, _bad_json(line, exc), None, None,
-                                     None, line_src | NO_INDEX))
+                    findings.append(
+                        (
+                            "malformed_line",
+                            _ERROR,
+                            _bad_json(line, exc),
+                            None,
+                            None,
+                            None,
+                            line_src | NO_INDEX,
+                        )
+                    )
                 continue
 
             def line_problem(message: str, src: int = line_src | NO_INDEX) -> None:
@@ -410,8 +472,17 @@ def scan_chunk(
                 reported = reader.consumed
                 records = 0
     except CorruptInput as exc:
-        findings.append(("malformed_file", _ERROR, str(exc), None, None, None,
-                         chunk_base | ((line_number + 1) << _LINE_SHIFT) | NO_INDEX))
+        findings.append(
+            (
+                "malformed_file",
+                _ERROR,
+                str(exc),
+                None,
+                None,
+                None,
+                chunk_base | ((line_number + 1) << _LINE_SHIFT) | NO_INDEX,
+            )
+        )
     if progress is not None:
         progress(chunk.size - reported, records)
     result.lines = line_number
@@ -439,6 +510,30 @@ def _looks_textual(data: bytes) -> bool:
     return True
 
 
+# The attributes `_scan_record` reads, fetched in one call.
+_NEEDED = (
+    n.SEQ_STREAM_ID,
+    n.SEQ_NUMBER,
+    n.RECORD_ID,
+    n.INTEGRITY_VALUE,
+    n.INTEGRITY_KEY_ID,
+    n.CE_ID,
+    n.CE_TYPE,
+    n.CE_SUBJECT,
+    n.TARGET_ID,
+    n.SEQ_PREVIOUS_HASH,
+    n.SEQ_PREVIOUS_ID,
+    n.SEQ_END,
+)
+_CHECKPOINT_EVENT = n.CHECKPOINT_EVENT
+_CHECKPOINT_NAMES = (
+    n.CHECKPOINT_NUMBER,
+    n.CHECKPOINT_HASH,
+    n.CHECKPOINT_SIGNATURE,
+    n.CHECKPOINT_KEY_ID,
+)
+
+
 def _scan_record(
     record: Any,
     src: int,
@@ -452,108 +547,205 @@ def _scan_record(
     except _MALFORMED_ERRORS as exc:
         sid, num, rid = _peek(record)
         reason = str(exc) or type(exc).__name__
-        findings.append(("malformed_record", _ERROR,
-                         f"cannot compute the record's canonical bytes: {reason}", sid, num, rid, src))
+        findings.append(
+            (
+                "malformed_record",
+                _ERROR,
+                f"cannot compute the record's canonical bytes: {reason}",
+                sid,
+                num,
+                rid,
+                src,
+            )
+        )
         return
-    digest = record_hash(canonical)
-    get = values.get
-    sid = get(n.SEQ_STREAM_ID)
-    num = get(n.SEQ_NUMBER)
-    rid = get(n.RECORD_ID)
-    if type(sid) is not str or not sid:
-        sid = None
-    if type(num) is not int or num < 1:
+    (
+        raw_sid,
+        raw_num,
+        raw_rid,
+        raw_mac,
+        raw_key_id,
+        raw_ce_id,
+        raw_ce_type,
+        raw_subject,
+        raw_target,
+        raw_previous_hash,
+        raw_previous_id,
+        raw_end,
+    ) = map(values.get, _NEEDED)
+    sid = _str(raw_sid) or None
+    num = _int(raw_num)
+    if num is not None and num < 1:
         num = None
-    if type(rid) is not str:
-        rid = None
+    rid = _str(raw_rid)
     flags = 0
 
     # MAC (SPEC §2)
-    mac = get(n.INTEGRITY_VALUE)
-    if mac is None:
-        findings.append(("no_integrity", _ERROR,
-                         "record carries no audit.integrity.value: it is not signed", sid, num, rid, src))
-    elif type(mac) is not str:
-        findings.append(("bad_mac", _ERROR, "audit.integrity.value is not a string", sid, num, rid, src))
+    if raw_mac is None:
+        findings.append(
+            (
+                "no_integrity",
+                _ERROR,
+                "record carries no audit.integrity.value: it is not signed",
+                sid,
+                num,
+                rid,
+                src,
+            )
+        )
     elif keys is not None:
-        key_id = get(n.INTEGRITY_KEY_ID, "default")
-        key = keys.get(key_id) if type(key_id) is str else None
-        if key is None:
-            known = ", ".join(sorted(keys)) or "none"
-            findings.append(("unknown_key_id", _ERROR,
-                             f"MAC key id {_show(key_id)} is not in the key ring (key ids given: {known})",
-                             sid, num, rid, src))
+        mac = _str(raw_mac)
+        key_id = "default" if raw_key_id is None else _str(raw_key_id)
+        key = keys.get(key_id) if key_id is not None else None
+        if mac is None:
+            findings.append(
+                ("bad_mac", _ERROR, "audit.integrity.value is not a string", sid, num, rid, src)
+            )
+        elif key is None:
+            findings.append(
+                (
+                    "unknown_key_id",
+                    _ERROR,
+                    f"MAC key id {_shown(raw_key_id)} is not in the key ring "
+                    f"(key ids given: {', '.join(sorted(keys))})",
+                    sid,
+                    num,
+                    rid,
+                    src,
+                )
+            )
         elif mac.isascii() and hmac.compare_digest(compute_mac(key, canonical), mac):
-            flags |= F_MAC_OK
+            flags = F_MAC_OK
         else:
-            findings.append(("bad_mac", _ERROR,
-                             f"MAC does not match the record's canonical bytes (key id {key_id!r}): "
-                             "the record was changed after signing or signed with another key",
-                             sid, num, rid, src))
+            findings.append(
+                (
+                    "bad_mac",
+                    _ERROR,
+                    f"MAC does not match the record's canonical bytes (key id "
+                    f"{key_id!r}): the record was changed after signing, or signed "
+                    "with another key",
+                    sid,
+                    num,
+                    rid,
+                    src,
+                )
+            )
+    elif _str(raw_mac) is None:
+        findings.append(
+            ("bad_mac", _ERROR, "audit.integrity.value is not a string", sid, num, rid, src)
+        )
 
     # attribute mirrors (SPEC §1)
     if rid is None:
-        findings.append(("malformed_record", _ERROR, "record has no string audit.record.id",
-                         sid, num, None, src))
-    ce_id = get(n.CE_ID)
-    if ce_id != rid:
-        findings.append(("mirror_mismatch", _ERROR,
-                         f"cloudevents.event_id {_show(ce_id)} differs from audit.record.id {_show(rid)}",
-                         sid, num, rid, src))
-    ce_type = get(n.CE_TYPE)
-    if ce_type != event_name:
-        findings.append(("mirror_mismatch", _ERROR,
-                         f"cloudevents.event_type {_show(ce_type)} differs from the event name "
-                         f"{_show(event_name)}", sid, num, rid, src))
-    target = get(n.TARGET_ID)
-    subject = get(n.CE_SUBJECT)
-    if subject != target:
-        findings.append(("mirror_mismatch", _ERROR,
-                         f"cloudevents.event_subject {_show(subject)} differs from audit.target.id "
-                         f"{_show(target)}", sid, num, rid, src))
+        findings.append(
+            (
+                "malformed_record",
+                _ERROR,
+                "record has no string audit.record.id",
+                sid,
+                num,
+                None,
+                src,
+            )
+        )
+    if raw_ce_id != raw_rid:
+        findings.append(
+            (
+                "mirror_mismatch",
+                _ERROR,
+                f"cloudevents.event_id {_shown(raw_ce_id)} differs from audit.record.id "
+                f"{_shown(raw_rid)}",
+                sid,
+                num,
+                rid,
+                src,
+            )
+        )
+    if _str(raw_ce_type) != event_name:
+        findings.append(
+            (
+                "mirror_mismatch",
+                _ERROR,
+                f"cloudevents.event_type {_shown(raw_ce_type)} differs from the event name "
+                f"{_show(event_name)}",
+                sid,
+                num,
+                rid,
+                src,
+            )
+        )
+    if raw_subject != raw_target:
+        findings.append(
+            (
+                "mirror_mismatch",
+                _ERROR,
+                f"cloudevents.event_subject {_shown(raw_subject)} differs from "
+                f"audit.target.id {_shown(raw_target)}",
+                sid,
+                num,
+                rid,
+                src,
+            )
+        )
 
     if sid is None or num is None:
-        if mac is not None or get(n.SEQ_STREAM_ID) is not None or get(n.SEQ_NUMBER) is not None:
-            what = "audit.sequence.stream_id" if sid is None else "audit.sequence.number"
-            findings.append(("malformed_record", _ERROR,
-                             f"record has no valid {what}: it cannot be placed in a stream",
-                             sid, num, rid, src))
+        if raw_mac is not None or raw_sid is not None or raw_num is not None:
+            what = "audit.sequence.stream_id" if sid is None else "audit.sequence.number (>= 1)"
+            findings.append(
+                (
+                    "malformed_record",
+                    _ERROR,
+                    f"record has no valid {what}: it cannot be placed in a stream",
+                    sid,
+                    num,
+                    rid,
+                    src,
+                )
+            )
         return
 
     checkpoint = None
-    if event_name == n.CHECKPOINT_EVENT:
+    if event_name == _CHECKPOINT_EVENT:
         flags |= F_CHECKPOINT
-        covered = get(n.CHECKPOINT_NUMBER)
-        covered_hash = get(n.CHECKPOINT_HASH)
-        if type(covered) is int and type(covered_hash) is str:
-            signature = get(n.CHECKPOINT_SIGNATURE)
-            cp_key = get(n.CHECKPOINT_KEY_ID)
-            checkpoint = (
-                covered,
-                covered_hash,
-                signature if type(signature) is str else None,
-                cp_key if type(cp_key) is str else None,
-            )
+        raw_covered, raw_covered_hash, raw_signature, raw_cp_key = map(
+            values.get, _CHECKPOINT_NAMES
+        )
+        covered = _int(raw_covered)
+        covered_hash = _str(raw_covered_hash)
+        if covered is not None and covered_hash is not None:
+            checkpoint = (covered, covered_hash, _str(raw_signature), _str(raw_cp_key))
         else:
-            findings.append(("bad_checkpoint", _ERROR,
-                             "checkpoint record lacks a valid audit.checkpoint.number "
-                             "(integer) and audit.checkpoint.hash (string)", sid, num, rid, src))
-    if get(n.SEQ_END) is True:
+            findings.append(
+                (
+                    "bad_checkpoint",
+                    _ERROR,
+                    "checkpoint record lacks a valid audit.checkpoint.number (integer) "
+                    "and audit.checkpoint.hash (string)",
+                    sid,
+                    num,
+                    rid,
+                    src,
+                )
+            )
+    if raw_end is not None and _true(raw_end):
         flags |= F_END
 
-    previous_hash = get(n.SEQ_PREVIOUS_HASH)
-    previous_id = get(n.SEQ_PREVIOUS_ID)
+    digest = record_hash(canonical)
     link: Any = None
-    if previous_hash is not None or previous_id is not None:
-        link = (previous_hash, previous_id)
+    if raw_previous_hash is not None or raw_previous_id is not None:
+        previous_hash = _str(raw_previous_hash)
+        previous_id = _str(raw_previous_id)
         before = last.get(sid)
         if (
             before is not None
-            and before[E_NUM] == num - 1
-            and before[E_HASH] == previous_hash
-            and before[E_RID] == previous_id
+            and before[0] == num - 1
+            and before[1] == previous_hash
+            and before[2] == previous_id
+            and previous_id is not None
         ):
             link = LINKED
+        else:
+            link = (previous_hash, previous_id)
 
     entry: Entry = (num, digest, rid, link, src, flags, checkpoint)
     part = streams.get(sid)
@@ -565,10 +757,11 @@ def _scan_record(
             part.tmin = timestamp
         if part.tmax is None or timestamp > part.tmax:
             part.tmax = timestamp
-    if flags & F_END:
-        part.ends.append(num)
-    if flags & F_CHECKPOINT:
-        part.cps.append(num)
+    if flags & (F_END | F_CHECKPOINT):
+        if flags & F_END:
+            part.ends.append(num)
+        if flags & F_CHECKPOINT:
+            part.cps.append(num)
     present = part.entries.get(num)
     if present is None:
         part.entries[num] = entry

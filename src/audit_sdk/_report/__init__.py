@@ -1,0 +1,1 @@
+"""The evidence report's implementation: trail statistics, SVG charts, the HTML page."""

@@ -1,0 +1,1 @@
+"""Private implementation of `audit_sdk.verify` (see that module)."""

@@ -1,0 +1,150 @@
+"""The verifier's fast canonical path gives exactly `canonical_from_otlp`'s bytes, or declines.
+
+`_scan._fast_canonical` builds the signing object from the OTLP values as they
+are when every value is a plain string, bool or canonical int; for anything
+else it returns None and the verifier uses `canonical_from_otlp`. Hypothesis
+throws valid and malformed log records at both.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from audit_sdk._canonical import canonical_from_otlp
+from audit_sdk._verify._scan import _MALFORMED_ERRORS, _fast_canonical, extract
+from verify_trails import Trail, sdk_trail
+
+keys = st.one_of(
+    st.sampled_from(["audit.record.id", "audit.integrity.value", "audit.integrity.x", "a", "a!",
+                     "a b", "z", "é", "Ω", "😀", "a\"b", "a\\b", "\u2028", "\x00"]),
+    st.text(max_size=6),
+)
+scalar_values = st.one_of(
+    st.builds(lambda s: {"stringValue": s}, st.text(max_size=8)),
+    st.builds(lambda i: {"intValue": str(i)}, st.integers(-(2**70), 2**70)),
+    st.builds(lambda s: {"intValue": s}, st.sampled_from(["007", "-0", "+5", " 5", "1_0", "٣", ""])),
+    st.builds(lambda i: {"intValue": i}, st.integers(-5, 5)),
+    st.builds(lambda b: {"boolValue": b}, st.booleans()),
+    st.builds(lambda f: {"doubleValue": f}, st.floats(allow_nan=False, allow_infinity=False)),
+    st.builds(lambda b: {"bytesValue": b}, st.sampled_from(["AAE=", "", "%%", "AA"])),
+    st.sampled_from([{}, {"stringValue": 5}, {"boolValue": "true"}, {"stringValue": None},
+                     {"stringValue": "x", "intValue": "1"}, {"other": 1}, [], "x", None, 5]),
+)
+any_values = st.recursive(
+    scalar_values,
+    lambda inner: st.one_of(
+        st.builds(lambda vs: {"arrayValue": {"values": vs}}, st.lists(inner, max_size=3)),
+        st.builds(
+            lambda kvs: {"kvlistValue": {"values": [{"key": k, "value": v} for k, v in kvs]}},
+            st.lists(st.tuples(keys, inner), max_size=3),
+        ),
+    ),
+    max_leaves=6,
+)
+attributes = st.lists(
+    st.one_of(
+        st.builds(lambda k, v: {"key": k, "value": v}, keys, any_values),
+        st.sampled_from([{"key": 1, "value": {}}, {"value": {}}, {"key": "k"}, "x", [1]]),
+    ),
+    max_size=6,
+)
+hex_ids = st.one_of(
+    st.none(), st.just(""), st.from_regex(r"[0-9a-fA-F]{16}|[0-9a-fA-F]{32}", fullmatch=True),
+    st.sampled_from(["0" * 32, "0" * 16, "0x" + "1" * 30, "xyz", 5]),
+)
+nanos = st.one_of(
+    st.none(), st.integers(0, 2**64).map(str), st.sampled_from(["0", "007", "", "-1", "abc", 5, True])
+)
+
+
+@st.composite
+def log_records(draw: st.DrawFn) -> Any:
+    record: dict[str, Any] = {}
+    for field, strategy in (
+        ("timeUnixNano", nanos),
+        ("observedTimeUnixNano", nanos),
+        ("traceId", hex_ids),
+        ("spanId", hex_ids),
+        ("eventName", st.one_of(st.text(max_size=8), st.none(), st.just(3))),
+        ("body", st.one_of(any_values, st.text(max_size=5))),
+        ("attributes", st.one_of(attributes, st.just({"a": 1}), st.none())),
+        ("severityNumber", st.integers(0, 24)),
+    ):
+        if draw(st.booleans()):
+            value = draw(strategy)
+            if value is not None or draw(st.booleans()):
+                record[field] = value
+    if draw(st.integers(0, 20)) == 0:
+        return draw(st.sampled_from([[], "x", 5, None]))
+    return record
+
+
+def reference(record: Any) -> bytes | None:
+    try:
+        return canonical_from_otlp(record)
+    except _MALFORMED_ERRORS:
+        return None
+
+
+@settings(max_examples=1500, deadline=None)
+@given(record=log_records())
+def test_fast_path_equals_reference_or_declines(record: Any) -> None:
+    expected = reference(record)
+    fast = _fast_canonical(record)
+    if fast is not None:
+        assert fast[0] == expected
+    try:
+        got = extract(record)[0]
+    except _MALFORMED_ERRORS:
+        got = None
+    assert got == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(record=log_records())
+def test_through_json_and_back(record: Any) -> None:
+    """What the verifier really sees: records parsed from JSON text by orjson."""
+    try:
+        text = json.dumps(record, ensure_ascii=False)
+        parsed = orjson.loads(text)
+    except (ValueError, TypeError):
+        return
+    expected = reference(parsed)
+    fast = _fast_canonical(parsed)
+    assert fast is None or fast[0] == expected
+
+
+@pytest.fixture(scope="module")
+def trail(tmp_path_factory: pytest.TempPathFactory) -> Trail:
+    return sdk_trail(tmp_path_factory.mktemp("canon"))
+
+
+def test_sdk_records_take_the_fast_path_unless_they_hold_doubles_or_arrays(trail: Trail) -> None:
+    fast = general = 0
+    for _, record in trail.items:
+        result = _fast_canonical(record)
+        assert result is None or result[0] == canonical_from_otlp(record)
+        plain = all(
+            set(e["value"]) <= {"stringValue", "intValue", "boolValue"} for e in record["attributes"]
+        ) and ("body" not in record or set(record["body"]) == {"stringValue"})
+        assert (result is not None) == plain
+        fast += result is not None
+        general += result is None
+    assert fast > 3 * general > 0
+
+
+@settings(max_examples=1, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.just(None))
+def test_vectors_through_both_paths(_: None) -> None:
+    vectors = json.loads((Path(__file__).parent / "vectors" / "records.json").read_text())
+    for vector in vectors:
+        record = vector["log_record"]
+        got = extract(orjson.loads(orjson.dumps(record)))[0]
+        assert got == canonical_from_otlp(record), vector["name"]
