@@ -346,3 +346,21 @@ def test_jobs_keep_their_actor() -> None:
     assert got == {"carried": "alice", "not-carried": "anonymous", "queued": "alice"}
     assert audit.by_event("job.run")[2].attributes["audit.request.id"] == "req-1"
     assert isinstance(jobs.capture_context(), dict)
+
+
+async def test_active_span_wins_over_traceparent(tracer: Any) -> None:
+    """With OTel instrumentation outside the middleware, records take its span."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        audit_sdk.audit_event("ping.get", action="READ")
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    transport = httpx.ASGITransport(app=AsgiAuditMiddleware(app))
+    with capture_audit_records() as audit, tracer.start_as_current_span("server") as span:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            await client.get("/", headers={"traceparent": TRACEPARENT})
+    [record] = audit.events
+    context = span.get_span_context()
+    assert record.trace_id == format(context.trace_id, "032x") != TRACE_ID
+    assert record.span_id == format(context.span_id, "016x")

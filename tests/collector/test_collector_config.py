@@ -235,6 +235,7 @@ def test_builder_manifest_has_exactly_the_components_used() -> None:
         "otlp": "otlpreceiver", "memory_limiter": "memorylimiterprocessor",
         "transform": "transformprocessor", "filter": "filterprocessor",
         "forward": "forwardconnector", "file": "fileexporter", "otlp_http": "otlphttpexporter",
+        "fluentforward": "fluentforwardreceiver",
         "awss3": "awss3exporter", "awscloudwatchlogs": "awscloudwatchlogsexporter",
         "health_check": "healthcheckextension", "file_storage": "filestorage",
     }  # fmt: skip

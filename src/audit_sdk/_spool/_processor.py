@@ -230,8 +230,9 @@ class SpoolingProcessor(LogRecordProcessor):
         self._shutdown_timeout = shutdown_timeout
         self._adopt_interval = adopt_interval
         self._attrs = {"audit.delivery.policy": self.policy.value}
-        self._init_state()
+        self._closed = False
         self._register_metrics(meter_provider)
+        self._init_state()  # starts the drain thread: last
         _PROCESSORS.add(self)
 
     # -- state ----------------------------------------------------------------

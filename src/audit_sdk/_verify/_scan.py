@@ -215,7 +215,7 @@ _STR = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
 _VAL = (
     rb'\{"(?:stringValue":'
     + _STR
-    + rb'|intValue":"[^"]*"|boolValue":(?:true|false))\}'
+    + rb'|intValue":"(?:0|-?[1-9][0-9]*)"|boolValue":(?:true|false))\}'
 )
 _ITEM = _KEY + rb":" + _VAL
 _PLAIN_ATTRIBUTES = re.compile(rb'\{"attributes":\{(?:' + _ITEM + rb"(?:," + _ITEM + rb")*)?\}[,}]")
