@@ -3,9 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
-COLLECTOR := collector/dist/otelcol-audit
 
-.PHONY: demo test lint collector node-tools bench clean
+.PHONY: demo test lint collector node-tools browser bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,15 +24,20 @@ collector:
 node-tools:
 	bash scripts/install-node-tools.sh
 
+## Install Debian's headless Chromium for the report's browser test (idempotent).
+browser:
+	bash scripts/install-browser.sh
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests examples benchmarks scripts
 	$(VENV)/bin/mypy
 	bash scripts/validate_audit_config.sh
 
 ## The whole test suite: lint, types, unit, integration and collector end-to-end tests.
-test: $(STAMP) collector node-tools
+test: $(STAMP) collector node-tools browser
 	$(MAKE) lint
-	AUDIT_SDK_REQUIRE_COLLECTOR=1 AUDIT_SDK_REQUIRE_NODE_TOOLS=1 $(PY) -m pytest -q
+	AUDIT_SDK_REQUIRE_COLLECTOR=1 AUDIT_SDK_REQUIRE_NODE_TOOLS=1 AUDIT_SDK_REQUIRE_BROWSER=1 \
+		$(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_emit.py

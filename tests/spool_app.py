@@ -10,7 +10,8 @@ AUDIT_SDK_HMAC_KEY and OTEL_EXPORTER_OTLP_LOGS_ENDPOINT. After each
 "refused MESSAGE". With --fork K the process forks K workers after
 configuring (gunicorn --preload style), each emitting --count records; worker
 --kill-worker kills itself with SIGKILL half-way. At the end (--close) the
-stream is closed and "STATS {json}" is printed.
+stream is closed and "STATS {json}" is printed. --flush-at I waits, before
+record I, until the spool is drained.
 """
 
 from __future__ import annotations
@@ -26,12 +27,17 @@ import audit_sdk
 from audit_sdk.delivery import SpoolingProcessor, processors
 
 
-def _emit(progress: str, count: int, interval: float, kill_at: int | None) -> int:
+def _emit(
+    progress: str, count: int, interval: float, kill_at: int | None, flush_at: int = -1
+) -> int:
     refused = 0
     with open(progress, "a", buffering=1, encoding="utf-8") as out:
         for i in range(count):
             if kill_at is not None and i == kill_at:
                 os.kill(os.getpid(), signal.SIGKILL)
+            if i == flush_at:  # wait until the spool is drained (the receiver is back)
+                for processor in processors():
+                    processor.force_flush(60_000)
             try:
                 receipt = audit_sdk.audit_event(
                     "document.read",
@@ -58,6 +64,7 @@ def main() -> int:
     parser.add_argument("--close", action="store_true")
     parser.add_argument("--fork", type=int, default=0)
     parser.add_argument("--kill-worker", type=int, default=-1)
+    parser.add_argument("--flush-at", type=int, default=-1)
     args = parser.parse_args()
 
     if args.fork:
@@ -92,7 +99,7 @@ def main() -> int:
 
     audit_sdk.configure(checkpoint_interval=None, checkpoint_every=50)
     (processor,) = processors()
-    _emit(args.progress, args.count, args.interval, None)
+    _emit(args.progress, args.count, args.interval, None, args.flush_at)
     if args.close:
         audit_sdk.shutdown()
         print("STATS " + json.dumps(processor.stats.to_dict()), flush=True)

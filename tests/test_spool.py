@@ -10,6 +10,7 @@ test_spool_faults.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import os
@@ -153,10 +154,8 @@ def _close_processors() -> Iterator[None]:
     while _LOGGERS:
         logger = _LOGGERS.pop()
         if not logger.closed:
-            try:
+            with contextlib.suppress(AuditDeliveryError):
                 logger.close()
-            except AuditDeliveryError:
-                pass
     for processor in processors():
         processor.shutdown(timeout_millis=200)
 
@@ -328,7 +327,8 @@ def test_fail_closed_raises_at_once_when_the_spool_is_full_and_leaves_no_gap(
     exporter.up.set()
     assert processor.force_flush(10_000)
     after = logger.emit("doc.read", action="READ")
-    assert after.sequence_number == accepted[-1].sequence_number + 1  # the refused one was never chained
+    # the refused record was never chained
+    assert after.sequence_number == accepted[-1].sequence_number + 1
     logger.close()
     result = verify([exporter.write_trail(tmp_path / "t.jsonl")], keys=keys)
     assert result.ok and _missing(result) == 0

@@ -121,6 +121,75 @@ def test_through_json_and_back(record: Any) -> None:
     assert fast is None or fast[0] == expected
 
 
+plain_values = st.one_of(
+    st.builds(lambda s: {"stringValue": s}, st.text(max_size=8)),
+    st.builds(lambda i: {"intValue": str(i)}, st.integers(-(2**63), 2**63)),
+    st.builds(lambda b: {"boolValue": b}, st.booleans()),
+)
+deviations = st.sampled_from(
+    [
+        {"intValue": "007"}, {"intValue": "-0"}, {"intValue": "+1"}, {"intValue": "1_0"},
+        {"intValue": " 1"}, {"intValue": "٣"}, {"intValue": 7}, {"intValue": True},
+        {"stringValue": 1}, {"stringValue": None}, {"stringValue": True},
+        {"boolValue": "true"}, {"boolValue": 1}, {"boolValue": None},
+        {"stringValue": "x", "boolValue": True}, {"doubleValue": 1.0}, {"doubleValue": 0.1},
+        {"bytesValue": "AAE="}, {"arrayValue": {"values": []}}, {"kvlistValue": {"values": []}},
+        {}, {"other": "x"}, [], "x", None,
+    ]
+)
+plain_keys = st.text(max_size=6).filter(lambda k: not k.startswith("audit.integrity."))
+
+
+@st.composite
+def nearly_plain_records(draw: st.DrawFn) -> dict[str, Any]:
+    """An SDK-like record of plain values, then at most one deviation from the plain shape."""
+    attrs = [
+        {"key": k, "value": draw(plain_values)}
+        for k in draw(st.lists(plain_keys, unique=True, min_size=1, max_size=5))
+    ]
+    attrs.append({"key": "audit.integrity.value", "value": {"stringValue": "mac"}})
+    record: dict[str, Any] = {
+        "timeUnixNano": str(draw(st.integers(1, 2**63))),
+        "observedTimeUnixNano": str(draw(st.integers(1, 2**63))),
+        "attributes": attrs,
+        "eventName": draw(st.text(max_size=5)),
+    }
+    if draw(st.booleans()):
+        record["body"] = {"stringValue": draw(st.text(max_size=10))}
+    if draw(st.booleans()):
+        record["traceId"] = draw(st.from_regex(r"[0-9a-f]{32}", fullmatch=True))
+        record["spanId"] = draw(st.from_regex(r"[0-9a-f]{16}", fullmatch=True))
+    where = draw(st.sampled_from(["none", "key", "body", "time", "ids", "duplicate"] + ["attribute"] * 6))
+    if where == "attribute" and len(attrs) > 1:
+        attrs[draw(st.integers(0, len(attrs) - 2))]["value"] = draw(deviations)
+    elif where == "key":
+        attrs.insert(0, {"key": draw(st.sampled_from(["😀", "a😀", "audit.integrity.x", "é", "\x7f",
+                                                      "a\"", "\\"])), "value": draw(plain_values)})
+    elif where == "body":
+        record["body"] = draw(deviations)
+    elif where == "time":
+        record[draw(st.sampled_from(["timeUnixNano", "observedTimeUnixNano"]))] = draw(
+            st.sampled_from(["0", "007", "", "x", 5, None, "٣"]))
+    elif where == "ids":
+        record[draw(st.sampled_from(["traceId", "spanId"]))] = draw(
+            st.sampled_from(["", "0" * 32, "0" * 16, "A" * 32, "A" * 16, "x" * 32, 5]))
+    elif where == "duplicate" and attrs:
+        attrs.append(dict(attrs[0]))
+    return record
+
+
+@settings(max_examples=1500, deadline=None)
+@given(record=nearly_plain_records())
+def test_fast_path_boundary(record: dict[str, Any]) -> None:
+    expected = reference(record)
+    fast = _fast_canonical(record)
+    assert fast is None or fast[0] == expected
+    parsed = orjson.loads(orjson.dumps(record)) if not isinstance(record.get("timeUnixNano"), int) \
+        else record
+    fast = _fast_canonical(parsed)
+    assert fast is None or fast[0] == reference(parsed)
+
+
 @pytest.fixture(scope="module")
 def trail(tmp_path_factory: pytest.TempPathFactory) -> Trail:
     return sdk_trail(tmp_path_factory.mktemp("canon"))

@@ -25,7 +25,6 @@ __all__ = [
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_REQUEST_ID = 128
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=@\-]{1,128}$")
-_MAX_ADDRESS = 64
 
 
 class TrustedProxies:
@@ -85,27 +84,22 @@ def client_address(
     the entry left of it, so the right-most entry that is not a trusted proxy
     is the client. Entries further left were written by the client itself and
     are never believed. When every entry is a trusted proxy, the left-most is
-    taken. A header from an untrusted peer is ignored altogether.
+    taken; an entry that is not an IP address (`unknown`, garbage) stops the
+    walk at the last address known for sure. A header from an untrusted peer
+    is ignored altogether.
     """
     if peer is None or not trusted or peer not in trusted or not forwarded_for:
         return peer
     hops = [_strip_port(part) for value in forwarded_for for part in value.split(",")]
-    hops = [hop for hop in hops if hop]
-    if not hops:
-        return peer
-    for hop in reversed(hops):
+    known = peer
+    for hop in reversed([hop for hop in hops if hop]):
+        address = _parse_ip(hop)
+        if address is None:
+            return known
         if hop not in trusted:
-            return _clean_address(hop)
-    return _clean_address(hops[0])
-
-
-def _clean_address(hop: str) -> str:
-    """An IP as its canonical text; anything else a proxy wrote (e.g. `unknown`) kept, bounded."""
-    parsed = _parse_ip(hop)
-    if parsed is not None:
-        return str(parsed)
-    printable = "".join(ch for ch in hop if ch.isprintable())
-    return printable[:_MAX_ADDRESS] or "unknown"
+            return str(address)
+        known = str(address)
+    return known
 
 
 def valid_request_id(value: str | None) -> str | None:
