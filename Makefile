@@ -39,8 +39,12 @@ test: $(STAMP) collector node-tools browser
 	AUDIT_SDK_REQUIRE_COLLECTOR=1 AUDIT_SDK_REQUIRE_NODE_TOOLS=1 AUDIT_SDK_REQUIRE_BROWSER=1 \
 		$(PY) -m pytest -q
 
-bench: $(STAMP)
+## Benchmarks: each prints its figures beside its baseline from the same run.
+bench: $(STAMP) collector
 	$(PY) benchmarks/bench_emit.py
+	$(PY) benchmarks/bench_delivery.py
+	$(PY) benchmarks/bench_verify.py --records 200000
+	$(PY) benchmarks/bench_collector.py
 
 clean:
 	rm -rf $(VENV) demo-out collector/dist collector/build validators/node_modules

@@ -70,7 +70,7 @@ def configure_audit(args: argparse.Namespace) -> audit_sdk.ReliableBatchProcesso
     return processor
 
 
-# --- the "application": two audited operations and one explicit event ---------
+# --- the "application": an audited function and an explicit event -------------
 
 
 class ReportDenied(PermissionError):
@@ -157,16 +157,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     processor = configure_audit(args)
-    stream_id = audit_sdk.get_audit_logger().stream_id
+    logger = audit_sdk.get_audit_logger()
     started = time.monotonic()
     emitted = run(args.records, args.rate)
-    end = audit_sdk.get_audit_logger().close()  # end record, then flush and stop the pipeline
+    # The end record (a signed, closing checkpoint), then flush and stop the pipeline.
+    # audit_sdk.shutdown() does the same; logger.close() also returns the end record's receipt.
+    end = logger.close()
     audit_sdk.shutdown()
     elapsed = time.monotonic() - started
     stats = processor.stats
     summary = {
         "emitted": emitted,
-        "stream_id": stream_id,
+        "stream_id": logger.stream_id,
         "end_number": end.sequence_number if end else 0,
         "end_hash": end.record_hash if end else None,
         "protocol": args.protocol,
@@ -180,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary))
     else:
         print(
-            f"emitted {emitted} audit records on stream {stream_id} "
+            f"emitted {emitted} audit records on stream {logger.stream_id} "
             f"({summary['end_number']} with checkpoints and end record) via {args.protocol} "
             f"in {elapsed:.2f}s: exported={stats.exported} retries={stats.retries} "
             f"lost={stats.lost}"

@@ -101,6 +101,8 @@ def main() -> int:
     (processor,) = processors()
     _emit(args.progress, args.count, args.interval, None, args.flush_at)
     if args.close:
+        if args.flush_at >= 0:  # room for the end record, whatever the load
+            processor.force_flush(60_000)
         audit_sdk.shutdown()
         print("STATS " + json.dumps(processor.stats.to_dict()), flush=True)
     return 0

@@ -194,7 +194,7 @@ def test_spooled_records_come_back_with_identical_signed_bytes(keys: Any, tmp_pa
         "raw": b"\x00\xff",
         "list": [1, "a", 2.5, True],
         "map": {"k": [{"x": b"1"}], "ü": "\U0001f600"},
-        "ünï": "𝄞 \u2028 \"quoted\" \\",
+        "ünï": '𝄞 \u2028 "quoted" \\',
     }
     with tracer.start_as_current_span("request"):
         logger.emit("doc.read", action="READ", attributes=values, details={"a": [1.5, None]})
@@ -600,9 +600,7 @@ def test_configure_reads_the_environment(keys: Any, tmp_path: Path) -> None:
         "AUDIT_SDK_SPOOL_DIR": str(tmp_path / "envspool"),
         "AUDIT_SDK_SPOOL_MAX_BYTES": "131072",
     }
-    logger = audit_sdk.configure(
-        keys=keys, exporter=ListExporter(), environ=env, set_default=False
-    )
+    logger = audit_sdk.configure(keys=keys, exporter=ListExporter(), environ=env, set_default=False)
     (processor,) = processors()
     assert processor.policy is DeliveryPolicy.FAIL_CLOSED and processor.max_bytes == 131072
     assert processor.fsync.value == "always"
@@ -660,3 +658,58 @@ def test_status_thresholds(keys: Any, spool: Path, capsys: Any) -> None:
     time.sleep(0.3)
     assert cli_main(["status", str(spool), "--max-age", "0.1"]) == 1
     assert "oldest unsent record is" in capsys.readouterr().out
+
+
+def test_files_that_are_not_the_spools_are_left_alone(keys: Any, spool: Path) -> None:
+    foreign = spool / "notes"
+    foreign.mkdir(parents=True)
+    (foreign / "keep.txt").write_text("mine")
+    lookalike = spool / "p1-0000000a"  # a spool directory name holding something else too
+    lookalike.mkdir()
+    (lookalike / "keep.txt").write_text("mine")
+    processor = _processor_for(ListExporter(), spool, "durable")
+    _emit(_logger(processor, keys), 3)
+    time.sleep(0.4)  # adoption scans
+    processor.force_flush(5000)
+    assert (foreign / "keep.txt").read_text() == "mine"
+    assert (lookalike / "keep.txt").read_text() == "mine"
+    assert processor.directory is not None
+    names = {p.name for p in read_status(spool).processes}
+    assert names == {"p1-0000000a", processor.directory.name}
+
+
+def test_records_keep_their_resource_when_read_back_from_disk(keys: Any, spool: Path) -> None:
+    from opentelemetry.sdk.resources import Resource
+
+    down = DownExporter()
+    writer = _processor_for(down, spool, "durable", shutdown_timeout=0.1)
+    loggers = []
+    for name in ("alpha", "beta"):
+        provider = LoggerProvider(resource=Resource({"service.name": name}), shutdown_on_exit=False)
+        provider.add_log_record_processor(writer)
+        loggers.append(
+            audit_sdk.AuditLogger(
+                provider.get_logger("audit_sdk"),
+                keys=keys,
+                service_name=name,
+                event_source=name,
+                checkpoint_interval=None,
+            )
+        )
+    for i in range(30):  # alternating resources: a metadata line before nearly every record
+        loggers[i % 2].emit("doc.read", action="READ", target=f"doc/{i}")
+    writer.shutdown()  # everything stays on disk
+
+    class FlakyThenUp(ListExporter):
+        def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+            if self.calls < 3:  # batches are read, refused and read again
+                self.calls += 1
+                return LogRecordExportResult.FAILURE
+            return super().export(batch)
+
+    reader = FlakyThenUp()
+    adopter = _processor_for(reader, spool, "durable", max_export_batch_size=4)
+    _wait(lambda: adopter.stats.sent == 30)
+    for record in reader.records:
+        source = record.log_record.attributes["cloudevents.event_source"]  # type: ignore[index]
+        assert record.resource.attributes["service.name"] == source

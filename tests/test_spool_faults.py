@@ -34,9 +34,7 @@ KEY = base64.b64encode(b"k" * 32).decode()
 
 def _env(spool: Path, receiver: OtlpReceiver, policy: str, **extra: str) -> dict[str, str]:
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OTEL_", "AUDIT_SDK_", "PYTEST_"))
+        k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AUDIT_SDK_", "PYTEST_"))
     }
     env.update(
         AUDIT_SDK_HMAC_KEY=KEY,
@@ -123,11 +121,12 @@ def receiver(tmp_path: Path) -> Iterator[OtlpReceiver]:
     server.stop()
 
 
+@pytest.mark.parametrize("policy", ["durable", "fail_closed"])
 def test_sigkill_mid_stream_and_restart_lose_no_acknowledged_record(
-    tmp_path: Path, receiver: OtlpReceiver
+    policy: str, tmp_path: Path, receiver: OtlpReceiver
 ) -> None:
     spool = tmp_path / "spool"
-    env = _env(spool, receiver, "durable")
+    env = _env(spool, receiver, policy)
     first = tmp_path / "first.progress"
     app = _start(env, first, "--count", "100000", "--interval", "0.002")
     try:

@@ -203,6 +203,16 @@ def edit(record: dict[str, Any], target: str, data: st.DataObject) -> None:
         record["traceId"] = data.draw(st.from_regex(r"[0-9a-f]{32}", fullmatch=True))
     elif target == "spanId":
         record["spanId"] = data.draw(st.from_regex(r"[0-9a-f]{16}", fullmatch=True))
+    elif target == "second type field":
+        entry = data.draw(st.sampled_from(record["attributes"]))
+        extra = data.draw(
+            st.sampled_from(
+                [k for k in ("stringValue", "intValue", "boolValue") if k not in entry["value"]]
+            )
+        )
+        entry["value"][extra] = {"stringValue": "x", "intValue": "5", "boolValue": True}[extra]
+    elif target == "body not an object":
+        record["body"] = data.draw(st.one_of(st.text(max_size=5), st.integers(), st.just([1])))
     elif target == "add":
         set_attr(
             record,
@@ -236,14 +246,19 @@ def test_edit_any_signed_field_or_attribute(
     _, record = items[index]
     before = copy.deepcopy(record)
     keys = [e["key"] for e in record["attributes"] if not e["key"].startswith("audit.integrity.")]
-    targets = [*SIGNED_FIELDS, "add", *("attr:" + k for k in keys)]
+    targets = [*SIGNED_FIELDS, "add", "second type field", "body not an object"]
+    targets += ["attr:" + k for k in keys]
     if mode == "public-only" and index in finals:
         # the last record's own fields are covered by no signature; its chain and
         # checkpoint attributes are (see the module docstring)
-        targets = ["eventName", *("attr:" + k for k in keys if k in SEQUENCE_AND_CHECKPOINT)]
+        targets = ["eventName", "second type field", "body not an object"]
+        targets += ["attr:" + k for k in keys if k in SEQUENCE_AND_CHECKPOINT]
     target = data.draw(st.sampled_from(targets), label="field")
     edit(record, target, data)
-    assume(changed(before, record))
+    if target not in ("second type field", "body not an object"):
+        # (those two leave the canonical bytes alone: what they change is how
+        # other OTLP readers would read the record)
+        assume(changed(before, record))
     assert_detected(check(trail, items, mode, workdir), f"edit {target} of item {index}")
 
 

@@ -143,7 +143,7 @@ class _Source:
         self.cache_from: AckPosition | None = (0, 0) if own else None
         self.read_seg = -1
         self.read_fd: int | None = None
-        self.meta: Meta | None = None
+        self.meta: Meta | None = None  # the metadata in force at the cursor
         self.corrupt = 0
 
     def close_reader(self) -> None:
@@ -160,6 +160,7 @@ class _Batch:
     records: list[ReadableLogRecord]
     end: AckPosition  # cursor after this batch
     corrupt: int
+    meta: Meta | None = None  # the metadata in force at `end` (when read from disk)
 
 
 def _read_lines(fd: int, offset: int, limit: int | None) -> bytes:
@@ -272,6 +273,7 @@ class SpoolingProcessor(LogRecordProcessor):
         self._last_warned = 0.0
         self._lost_warned = 0
         self._export_failing = 0
+        self._state_key: tuple[int, ...] = ()
         self._worker = threading.Thread(target=self._run, name="audit-sdk-spool", daemon=True)
         self._worker.start()
 
@@ -294,18 +296,21 @@ class SpoolingProcessor(LogRecordProcessor):
     @property
     def stats(self) -> SpoolStats:
         with self._wlock:
-            return SpoolStats(
-                policy=self.policy.value,
-                spooled=self._spooled,
-                sent=self._sent,
-                retried=self._retried,
-                lost=self._lost,
-                refused=self._refused,
-                queue_depth=self._depth_locked(),
-                spool_bytes=self._own_bytes,
-                oldest_unsent_age=self._oldest_age_locked(),
-                adopted_dirs=sum(1 for s in self._sources if not s.own),
-            )
+            return self._stats_locked()
+
+    def _stats_locked(self) -> SpoolStats:
+        return SpoolStats(
+            policy=self.policy.value,
+            spooled=self._spooled,
+            sent=self._sent,
+            retried=self._retried,
+            lost=self._lost,
+            refused=self._refused,
+            queue_depth=self._depth_locked(),
+            spool_bytes=self._own_bytes,
+            oldest_unsent_age=self._oldest_age_locked(),
+            adopted_dirs=sum(1 for s in self._sources if not s.own),
+        )
 
     @property
     def closed(self) -> bool:
@@ -341,7 +346,13 @@ class SpoolingProcessor(LogRecordProcessor):
                 processor = ref()
                 if processor is None or processor._closed:
                     return []
-                stats = processor.stats
+                # never wait long for the spool's lock from a metric reader's thread
+                if not processor._wlock.acquire(timeout=0.5):
+                    return []
+                try:
+                    stats = processor._stats_locked()
+                finally:
+                    processor._wlock.release()
                 return [Observation(getattr(stats, read), processor._attrs)]
 
             return callback
@@ -585,7 +596,8 @@ class SpoolingProcessor(LogRecordProcessor):
                 self._mark_synced_locked((self._seg_no, self._seg_size))
             except OSError as exc:
                 self._sync_failed_locked(self._seg_no, exc)
-                return  # _sync_failed_locked closed the segment
+                if self._seg_fd is None:
+                    return  # _sync_failed_locked cut and closed the segment
         with contextlib.suppress(OSError):
             os.close(fd)
         self._seg_fd = None
@@ -615,27 +627,31 @@ class SpoolingProcessor(LogRecordProcessor):
                 self._syncing = True
                 segment, upto = self._seg_no, self._seg_size
                 error: OSError | None = None
+                done = False
                 try:
-                    fd = os.dup(self._seg_fd)
-                except OSError as exc:
-                    fd, error = -1, exc
-                self._wlock.release()
-                try:
-                    if error is None:
-                        try:
-                            os.fdatasync(fd)  # outside the lock: others append meanwhile
-                        except OSError as exc:
-                            error = exc
-                        finally:
-                            os.close(fd)
-                finally:
-                    self._wlock.acquire()
-                self._syncing = False
-                if error is None:
-                    self._mark_synced_locked((segment, upto))
-                else:
-                    self._sync_failed_locked(segment, error)
-                self._sync_cond.notify_all()
+                    try:
+                        fd = os.dup(self._seg_fd)
+                    except OSError as exc:
+                        fd, error = -1, exc
+                    self._wlock.release()
+                    try:
+                        if error is None:
+                            try:
+                                os.fdatasync(fd)  # outside the lock: others append meanwhile
+                            except OSError as exc:
+                                error = exc
+                            finally:
+                                os.close(fd)
+                    finally:
+                        self._wlock.acquire()
+                    done = True
+                finally:  # even when interrupted: never leave the others waiting
+                    self._syncing = False
+                    if done and error is None:
+                        self._mark_synced_locked((segment, upto))
+                    elif done and error is not None:
+                        self._sync_failed_locked(segment, error)
+                    self._sync_cond.notify_all()
 
     def _failure_for(self, target: AckPosition) -> str | None:
         for low, high, reason in self._failed:
@@ -752,18 +768,18 @@ class SpoolingProcessor(LogRecordProcessor):
         return None
 
     def _deliver(self, source: _Source, batch: _Batch) -> bool:
-        if batch.corrupt:
+        if batch.records and not self._export(batch.records):
+            with self._wlock:
+                self._retried += len(batch.records)
+            self._m_retried.add(len(batch.records), self._attrs)
+            return False  # read again after the backoff
+        if batch.corrupt:  # counted once: when the cursor moves past them
             source.corrupt += batch.corrupt
             _log.error(
                 "audit spool %s: %d corrupt line(s) skipped", source.proc.path, batch.corrupt
             )
             with self._wlock:
                 self._lose_locked(batch.corrupt, "of corrupt lines in the spool")
-        if batch.records and not self._export(batch.records):
-            with self._wlock:
-                self._retried += len(batch.records)
-            self._m_retried.add(len(batch.records), self._attrs)
-            return False
         self._acknowledge(source, batch)
         return True
 
@@ -781,6 +797,10 @@ class SpoolingProcessor(LogRecordProcessor):
 
     def _acknowledge(self, source: _Source, batch: _Batch) -> None:
         old = source.cursor
+        if batch.meta is not None and batch.end[0] == old[0]:
+            source.meta = batch.meta
+        else:  # a new segment, or records from memory: find the metadata when next read
+            source.close_reader()
         with self._wlock:
             source.cursor = batch.end
             while source.pending and (source.pending[0][0], source.pending[0][1]) <= batch.end:
@@ -791,7 +811,7 @@ class SpoolingProcessor(LogRecordProcessor):
         if batch.records:
             self._m_sent.add(len(batch.records), self._attrs)
         try:
-            source.proc.write_ack(batch.end, sync=self.fsync is SpoolFsync.ALWAYS)
+            source.proc.write_ack(batch.end, sync=False)  # lost: only re-sends
         except OSError as exc:  # only costs duplicates after a restart
             _log.warning("audit spool: cannot record the acknowledgement (%s)", exc.strerror)
         if batch.end[0] != old[0]:
@@ -864,6 +884,7 @@ class SpoolingProcessor(LogRecordProcessor):
         records: list[ReadableLogRecord] = []
         corrupt = size = 0
         end = offset
+        meta = source.meta  # the cursor only moves once the batch is acknowledged
         for line in iter_lines(data, offset):
             if len(records) >= self._batch_size or size >= _MAX_BATCH_BYTES:
                 break
@@ -872,20 +893,20 @@ class SpoolingProcessor(LogRecordProcessor):
                 corrupt += 1
             elif line.kind == KIND_META:
                 try:
-                    source.meta = self._decode_meta(line.payload)
+                    meta = self._decode_meta(line.payload)
                 except Exception:
                     corrupt += 1
-                    source.meta = None
-            elif source.meta is None:
+                    meta = None
+            elif meta is None:
                 corrupt += 1
             else:
                 try:
-                    records.append(decode_record(line.payload, source.meta))
+                    records.append(decode_record(line.payload, meta))
                     size += len(line.payload)
                 except Exception:
                     corrupt += 1
         if end > offset:
-            return _Batch(records, (segment, end), corrupt)
+            return _Batch(records, (segment, end), corrupt, meta)
         # no complete line after the cursor
         if not complete:
             return None
@@ -1010,12 +1031,17 @@ class SpoolingProcessor(LogRecordProcessor):
         )
         return state
 
-    def _write_states(self) -> None:
+    def _write_states(self, *, force: bool = False) -> None:
         proc = self._proc
         if proc is None:
             return
+        state = self._state()
+        key = (state["spooled"], state["sent"], state["retried"], state["lost"], state["refused"])
+        if key == self._state_key and not force and not state["queue_depth"]:
+            return  # idle and unchanged
         with contextlib.suppress(OSError):  # disk full: status shows the last state written
-            proc.write_state(self._state())
+            proc.write_state(state)
+            self._state_key = key
 
     # -- flush and shutdown ---------------------------------------------------
 
@@ -1057,7 +1083,7 @@ class SpoolingProcessor(LogRecordProcessor):
             self._close_segment_locked(sync=self.fsync is not SpoolFsync.NEVER)
             remaining = self._depth_locked()
             left = [(s, len(s.pending)) for s in self._sources]
-        self._write_states()
+        self._write_states(force=True)
         for source, pending in left:
             source.close_reader()
             if source.own and pending == 0:

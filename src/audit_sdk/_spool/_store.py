@@ -20,8 +20,8 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import secrets
-import shutil
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -51,6 +51,8 @@ _SEG_PREFIX = "seg-"
 _SEG_SUFFIX = ".log"
 _TMP_PREFIX = ".tmp-"
 _TMP_GRACE = 60.0  # seconds
+_PROC_NAME = re.compile(r"p[0-9]+-[0-9a-f]{8}\Z")
+_OWN_FILE = re.compile(r"(seg-[0-9]{12}\.log|ack|state\.json|\.state\.json\.tmp|adopter|lock)\Z")
 
 AckPosition = tuple[int, int]  # (segment number, byte offset): everything before is acknowledged
 
@@ -104,11 +106,11 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _try_lock(path: Path) -> int | None:
+def _try_lock(path: Path, *, create: bool = False) -> int | None:
     """An fd holding the exclusive lock on `path`, or None when another process holds it."""
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | (os.O_CREAT if create else 0), 0o640)
+    except (FileNotFoundError, NotADirectoryError):
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -161,7 +163,7 @@ class ProcDir:
 
     @classmethod
     def try_adopt(cls, path: Path) -> ProcDir | None:
-        fd = _try_lock(path / LOCK)
+        fd = _try_lock(path / LOCK, create=True)  # a directory without one is left over
         if fd is None:
             return None
         if not path.is_dir():  # removed by its adopter between listdir and lock
@@ -203,9 +205,13 @@ class ProcDir:
         self._ack_fd = self.lock_fd = None
 
     def remove(self) -> None:
-        """Delete the directory (all acknowledged); the lock is released last."""
+        """Delete the directory (all acknowledged); the lock is released last.
+
+        Only the spool's own files are deleted: a directory holding anything
+        else is left in place.
+        """
         for name in os.listdir(self.path):
-            if name != LOCK:
+            if name != LOCK and _OWN_FILE.match(name):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.path / name)
         with contextlib.suppress(FileNotFoundError):
@@ -215,7 +221,11 @@ class ProcDir:
         self.close()
 
 
-def other_proc_dirs(spool_dir: Path, own: Path | None) -> list[Path]:
+def other_proc_dirs(spool_dir: Path, own: Path | None, *, clean: bool = True) -> list[Path]:
+    """The process directories in `spool_dir` (only names the spool makes), except `own`.
+
+    `clean` removes directories a process left half-made (never holding a record).
+    """
     try:
         names = sorted(os.listdir(spool_dir))
     except FileNotFoundError:
@@ -223,10 +233,11 @@ def other_proc_dirs(spool_dir: Path, own: Path | None) -> list[Path]:
     out = []
     for name in names:
         path = spool_dir / name
-        if name.startswith(_TMP_PREFIX):
-            _remove_stale_tmp(path)
+        if name.startswith(_TMP_PREFIX) and _PROC_NAME.match(name[len(_TMP_PREFIX) :]):
+            if clean:
+                _remove_stale_tmp(path)
             continue
-        if name.startswith(".") or (own is not None and path == own) or not path.is_dir():
+        if not _PROC_NAME.match(name) or (own is not None and path == own) or not path.is_dir():
             continue
         out.append(path)
     return out
@@ -243,7 +254,10 @@ def _remove_stale_tmp(path: Path) -> None:
     if fd is None and (path / LOCK).exists():
         return
     try:
-        shutil.rmtree(path, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path / LOCK)
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
     finally:
         if fd is not None:
             os.close(fd)
@@ -378,7 +392,7 @@ def read_status(spool_dir: str | os.PathLike[str]) -> SpoolStatus:
         raise NotADirectoryError(f"{root} is not a directory")
     now = time.time_ns()
     out = []
-    for path in other_proc_dirs(root, None):
+    for path in other_proc_dirs(root, None, clean=False):
         scan = scan_pending(path, read_ack(path), keep_entries=False)
         try:
             state = orjson.loads((path / STATE).read_bytes())

@@ -243,9 +243,8 @@ def _fast_canonical(record: Any) -> tuple[bytes, dict[str, Any], str, int] | Non
         return None
     if len(by_key) != len(attrs):
         return None
-    tagged = dict(by_key)
-    for name in _INTEGRITY_NAMES:
-        tagged.pop(name, None)
+    # unsigned: out of the signing object, back in once the bytes are made
+    unsigned = [(name, by_key.pop(name)) for name in _INTEGRITY_NAMES if name in by_key]
     body: Any = record.get("body")
     if body is not None:
         if type(body) is not dict:
@@ -265,9 +264,18 @@ def _fast_canonical(record: Any) -> tuple[bytes, dict[str, Any], str, int] | Non
         return None
     if span_id is not None and (type(span_id) is not str or not _HEX16.fullmatch(span_id)):
         return None
+    raw_time = record.get("timeUnixNano")
+    raw_observed = record.get("observedTimeUnixNano")
     try:
-        timestamp = _nanos(record.get("timeUnixNano"), "timeUnixNano")
-        observed = _nanos(record.get("observedTimeUnixNano"), "observedTimeUnixNano")
+        # decimal strings, the common case, without the general checks of _nanos
+        if type(raw_time) is str and raw_time.isdigit() and raw_time.isascii():
+            timestamp = int(raw_time)
+        else:
+            timestamp = _nanos(raw_time, "timeUnixNano")
+        if type(raw_observed) is str and raw_observed.isdigit() and raw_observed.isascii():
+            observed = int(raw_observed)
+        else:
+            observed = _nanos(raw_observed, "observedTimeUnixNano")
         canonical = _DUMPS(
             signing_object(
                 event_name=event_name,
@@ -276,7 +284,7 @@ def _fast_canonical(record: Any) -> tuple[bytes, dict[str, Any], str, int] | Non
                 observed_timestamp=observed,
                 trace_id=trace_id,
                 span_id=span_id,
-                tagged_attributes=tagged,
+                tagged_attributes=by_key,
             ),
             option=_SORT,
         )
@@ -284,6 +292,8 @@ def _fast_canonical(record: Any) -> tuple[bytes, dict[str, Any], str, int] | Non
         return None
     if _PLAIN_ATTRIBUTES.match(canonical) is None:
         return None
+    for name, value in unsigned:
+        by_key[name] = value
     return canonical, by_key, event_name, timestamp
 
 
@@ -296,6 +306,7 @@ def _general(record: Any) -> tuple[bytes, dict[str, Any], str, int]:
     if not isinstance(record, dict):
         raise ValueError(f"a log record must be a JSON object, not {_json_type(record)}")
     canonical = canonical_from_otlp(record)
+    _check_otlp_shapes(record)
     values: dict[str, Any] = {}
     for entry in record.get("attributes") or []:
         key = entry["key"]
@@ -311,6 +322,52 @@ def _general(record: Any) -> tuple[bytes, dict[str, Any], str, int]:
     event_name = record.get("eventName") or ""
     timestamp = _nanos(record.get("timeUnixNano"), "timeUnixNano")
     return canonical, values, event_name, timestamp
+
+
+_ANY_VALUE_KINDS = frozenset(
+    {_SV, _IV, _BV, "doubleValue", "bytesValue", "arrayValue", "kvlistValue"}
+)
+
+
+def _check_otlp_shapes(record: dict[str, Any]) -> None:
+    """Refuse what `canonical_from_otlp` tolerates but OTLP readers could read otherwise.
+
+    An AnyValue with two type fields ({"stringValue": "a", "intValue": "5"}) is
+    signed as its first one but another reader may take the other; a body that
+    is not an AnyValue object is left out of the canonical bytes but shown by
+    lenient readers; a map with a key twice is signed with its last value.
+    """
+    body = record.get("body")
+    if body is not None:
+        if not isinstance(body, dict):
+            raise ValueError(f"body must be an AnyValue object, not {_json_type(body)}")
+        _check_any_value(body, "body")
+    for entry in record.get("attributes") or ():
+        _check_any_value(entry.get("value") or {}, f"attribute {entry['key']!r}")
+
+
+def _check_any_value(value: Any, where: str) -> None:
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: a value must be an object, not {_json_type(value)}")
+    if len(value) > 1:
+        raise ValueError(
+            f"{where}: a value with {len(value)} type fields ({', '.join(sorted(value))}): "
+            "readers disagree on which one counts"
+        )
+    for kind, inner in value.items():
+        if kind not in _ANY_VALUE_KINDS:
+            raise ValueError(f"{where}: unknown value type {kind!r}")
+        if kind == "arrayValue":
+            for item in (inner or {}).get("values") or ():
+                _check_any_value(item, where)
+        elif kind == "kvlistValue":
+            seen: set[str] = set()
+            for entry in (inner or {}).get("values") or ():
+                key = entry["key"]
+                if key in seen:
+                    raise ValueError(f"{where}: map key {key!r} appears twice")
+                seen.add(key)
+                _check_any_value(entry.get("value") or {}, where)
 
 
 def extract(record: Any) -> tuple[bytes, dict[str, Any], str, int]:
