@@ -42,6 +42,7 @@ class OtlpReceiver:
         self.requests = 0
         self.records = 0
         self.refused = 0
+        self.last_headers: dict[str, str] = {}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -60,6 +61,7 @@ class OtlpReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.last_headers = {k.lower(): v for k, v in self.headers.items()}
                 status = receiver._accept(body)
                 payload = b"" if status != 200 else ExportLogsServiceResponse().SerializeToString()
                 self.send_response(status)

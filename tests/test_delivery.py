@@ -128,3 +128,32 @@ def test_shutdown_reports_what_could_not_be_delivered(keys: Any, caplog: Any) ->
     assert any("7 undelivered records" in m for m in caplog.messages)
     with pytest.raises(audit_sdk.AuditDeliveryError, match="shut down"):
         _logger(processor, keys).emit("doc.read", action="READ")
+
+
+class SizeLimitedExporter(FlakyExporter):
+    """Refuses any batch of more than `limit` records, as a receiver refuses a too-large message."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(0)
+        self.limit = limit
+        self.refused = 0
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        if len(batch) > self.limit:
+            self.refused += 1
+            return LogRecordExportResult.FAILURE
+        return super().export(batch)
+
+
+def test_a_batch_refused_as_too_large_is_split_until_it_goes_through(keys: Any) -> None:
+    exporter = SizeLimitedExporter(limit=30)
+    processor = ReliableBatchProcessor(
+        exporter, max_export_batch_size=256, schedule_delay=0.01, max_backoff=0.02
+    )
+    logger = _logger(processor, keys)
+    receipts = [logger.emit("doc.read", action="READ") for _ in range(300)]
+    assert processor.force_flush(20_000)
+    assert exporter.records == [r.record_id for r in receipts]
+    assert exporter.refused >= 2 and processor.stats.lost == 0
+    assert logger.delivery_stats == processor.stats
+    logger.close()

@@ -18,7 +18,7 @@ from audit_sdk._canonical import canonical_from_otlp, compute_mac, record_hash
 from audit_sdk._checkpoint import verify_checkpoint
 from audit_sdk._keys import checkpoint_key_id
 from audit_sdk.testing import capture_audit_records
-from helpers import attributes_of, read_trail
+from helpers import attributes_of, check_chains, read_trail
 
 MANDATORY = (
     "audit.record.id",
@@ -314,3 +314,35 @@ def test_secrets_never_appear_in_repr() -> None:
     ring = audit_sdk.HmacKeyRing.single(key)
     text = repr(ring)
     assert base64.b64encode(key).decode() not in text and "default" in text
+
+
+def test_otlp_settings_come_from_the_given_environment(tmp_path: Path, keys: Any) -> None:
+    from otlp_receiver import OtlpReceiver
+
+    receiver = OtlpReceiver(tmp_path / "received.jsonl").start()
+    try:
+        env = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.port}/",
+            "OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Bearer%20t0k,x-tenant=a",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "3",
+        }
+        logger = audit_sdk.configure(keys=keys, environ=env, set_default=False)
+        for _ in range(3):
+            logger.emit("doc.read", action="READ")
+        logger.close()
+    finally:
+        receiver.stop()
+    assert receiver.records == 4  # three events and the end record
+    assert receiver.last_headers["authorization"] == "Bearer t0k"
+    assert receiver.last_headers["x-tenant"] == "a"
+    assert check_chains(read_trail(tmp_path / "received.jsonl"), keys.active_key) == {
+        logger.stream_id: 4
+    }
+    with pytest.raises(audit_sdk.AuditConfigurationError, match="key=value"):
+        audit_sdk.configure(
+            keys=keys,
+            environ={
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://x",
+                "OTEL_EXPORTER_OTLP_HEADERS": "junk",
+            },
+        )

@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from opentelemetry.metrics import MeterProvider
@@ -45,23 +45,58 @@ _default: AuditLogger | None = None
 _default_lock = threading.Lock()
 
 
+def _otlp_headers(raw: str | None) -> dict[str, str] | None:
+    """OTEL_EXPORTER_OTLP_HEADERS: `key=value` pairs, comma-separated, URL-encoded."""
+    if not raw:
+        return None
+    headers = {}
+    for pair in raw.split(","):
+        if not pair.strip():
+            continue
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise AuditConfigurationError("OTLP headers must be comma-separated key=value pairs")
+        headers[unquote(key.strip()).lower()] = unquote(value.strip())
+    return headers
+
+
 def _otlp_exporter(env: Mapping[str, str]) -> LogRecordExporter | None:
-    endpoint = env.get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-    if not endpoint:
+    """The OTLP exporter that the OTEL_EXPORTER_OTLP_* settings of `env` ask for, or None.
+
+    Endpoint, protocol, headers and timeout are read from `env` (so that
+    `configure(environ=...)` means what it says); TLS files and compression
+    are left to the exporter, which reads them from the process environment.
+    """
+    logs_endpoint = env.get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")
+    base_endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if not logs_endpoint and not base_endpoint:
         return None
     protocol = (
         env.get("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL")
         or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
         or "http/protobuf"
     ).strip()
+    headers = _otlp_headers(
+        env.get("OTEL_EXPORTER_OTLP_LOGS_HEADERS") or env.get("OTEL_EXPORTER_OTLP_HEADERS")
+    )
+    raw_timeout = env.get("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT") or env.get(
+        "OTEL_EXPORTER_OTLP_TIMEOUT"
+    )
+    try:
+        timeout = float(raw_timeout) if raw_timeout else None  # seconds, as OTel Python reads it
+    except ValueError:
+        raise AuditConfigurationError(f"OTLP timeout {raw_timeout!r} is not a number") from None
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as Grpc
 
-        return Grpc()  # reads endpoint, headers, TLS and timeout from OTEL_* itself
+        endpoint = logs_endpoint or base_endpoint
+        return Grpc(endpoint=endpoint, headers=headers, timeout=timeout)
     if protocol == "http/protobuf":
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as Http
 
-        return Http()
+        # a signal-specific endpoint is used as is; the base one gets the logs path
+        endpoint = logs_endpoint or f"{(base_endpoint or '').rstrip('/')}/v1/logs"
+        return Http(endpoint=endpoint, headers=headers, timeout=timeout)
     raise AuditConfigurationError(
         f"OTLP protocol {protocol!r} is not supported; use 'grpc' or 'http/protobuf'"
     )
@@ -193,6 +228,7 @@ def configure(
         on_close=provider.shutdown,
         pseudonymizer=pseudonymize,
     )
+    logger.processor = processor
     _close_at_exit(logger)
     if set_default:
         previous = install_default(logger)

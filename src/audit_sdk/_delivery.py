@@ -123,6 +123,8 @@ class ReliableBatchProcessor(LogRecordProcessor):
 
     def _run(self) -> None:
         backoff = 0.0
+        batch_limit = self._batch_size  # halved while a batch keeps failing (too large?)
+        failures = 0
         while True:
             with self._cond:
                 if backoff:
@@ -133,7 +135,7 @@ class ReliableBatchProcessor(LogRecordProcessor):
                     if self._shutdown:
                         return
                     continue
-                batch = [self._queue[i] for i in range(min(self._batch_size, len(self._queue)))]
+                batch = [self._queue[i] for i in range(min(batch_limit, len(self._queue)))]
                 self._in_flight = len(batch)
             ok = self._export(batch)
             with self._cond:
@@ -143,9 +145,15 @@ class ReliableBatchProcessor(LogRecordProcessor):
                         self._queue.popleft()
                     self._exported += len(batch)
                     backoff = 0.0
+                    failures = 0
+                    batch_limit = min(self._batch_size, batch_limit * 2)
                 else:
                     self._retries += 1
+                    failures += 1
                     backoff = min(self._max_backoff, max(0.05, backoff * 2))
+                    if failures >= 2 and batch_limit > 1:
+                        # a receiver refusing a message as too large refuses it every time
+                        batch_limit = max(1, len(batch) // 2)
                     if self._shutdown:
                         self._in_flight = 0
                         self._cond.notify_all()

@@ -275,6 +275,7 @@ class AuditLogger:
         self._max_bytes = max_record_bytes
         self._on_close = on_close
         self._pseudonymizer = pseudonymizer
+        self.processor: Any = None  # set by configure(): the export processor, for its stats
         self._lock = threading.Lock()
         self._stream = _Stream()
         self._timer_stop = threading.Event()
@@ -291,6 +292,11 @@ class AuditLogger:
     @property
     def closed(self) -> bool:
         return self._stream.closed
+
+    @property
+    def delivery_stats(self) -> Any:
+        """The export processor's counters (DeliveryStats, or SpoolStats for a spool), or None."""
+        return getattr(self.processor, "stats", None)
 
     def _start_timer(self) -> None:
         if self._checkpoint_interval and self._checkpoint_key is not None:

@@ -161,7 +161,7 @@ class ProgressBar:
         bar = "#" * filled + "." * (self.width - filled)
         self.out.write(
             f"\rverifying [{bar}] {fraction * 100:5.1f}%  {done / 1e6:,.0f}/{total / 1e6:,.0f} MB  "
-            f"{records:,} records  {rate:,.0f}/s"
+            f"{records:,} records  {rate:,.0f}/s\x1b[K"
         )
         self.out.flush()
         self._visible = True

@@ -95,6 +95,9 @@ _HEX16 = re.compile(r"[0-9a-f]{16}")
 _SV = "stringValue"
 _IV = "intValue"
 _BV = "boolValue"
+_ANY_VALUE_KINDS = frozenset(
+    {_SV, _IV, _BV, "doubleValue", "bytesValue", "arrayValue", "kvlistValue"}
+)
 
 
 def pack_src(chunk: int, line: int, index: int | None) -> int:
@@ -245,6 +248,9 @@ def _fast_canonical(record: Any) -> tuple[bytes, dict[str, Any], str, int] | Non
         return None
     # unsigned: out of the signing object, back in once the bytes are made
     unsigned = [(name, by_key.pop(name)) for name in _INTEGRITY_NAMES if name in by_key]
+    for _, value in unsigned:  # the plain shape, as _check_otlp_shapes asks of every value
+        if type(value) is not dict or len(value) != 1 or next(iter(value)) not in _ANY_VALUE_KINDS:
+            return None
     body: Any = record.get("body")
     if body is not None:
         if type(body) is not dict:
@@ -322,11 +328,6 @@ def _general(record: Any) -> tuple[bytes, dict[str, Any], str, int]:
     event_name = record.get("eventName") or ""
     timestamp = _nanos(record.get("timeUnixNano"), "timeUnixNano")
     return canonical, values, event_name, timestamp
-
-
-_ANY_VALUE_KINDS = frozenset(
-    {_SV, _IV, _BV, "doubleValue", "bytesValue", "arrayValue", "kvlistValue"}
-)
 
 
 def _check_otlp_shapes(record: dict[str, Any]) -> None:
