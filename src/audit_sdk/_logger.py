@@ -16,10 +16,9 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum, StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from opentelemetry import context as otel_context
@@ -103,9 +102,12 @@ class ActorType(StrEnum):
     SYSTEM = "system"
 
 
-@dataclass(frozen=True, slots=True)
-class AuditReceipt:
-    """What `audit_event()` returns: enough to find and prove the record later."""
+class AuditReceipt(NamedTuple):
+    """What `audit_event()` returns: enough to find and prove the record later.
+
+    A NamedTuple rather than a frozen dataclass: it is made on every call, and
+    is twice as cheap to create.
+    """
 
     record_id: str
     stream_id: str
