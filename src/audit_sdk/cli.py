@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "keys",
     "lint_config",
     "report",
+    "retention",
     "status",
     "validate_payload",
     "verify",

@@ -20,6 +20,7 @@ what failed. No key material is ever part of a result.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ class FindingKind(StrEnum):
     MIRROR_MISMATCH = "mirror_mismatch"  # cloudevents.* disagrees with what it mirrors
     OPEN_TAIL = "open_tail"  # the stream's end is not covered (warning unless required)
     UNAUTHENTICATED = "unauthenticated"  # no HMAC key and no valid checkpoint covers it
+    BAD_RECEIPT = "bad_receipt"  # a purge receipt is malformed or its signature does not verify
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +220,8 @@ def verify(
     require_authenticated: bool = False,
     jobs: int = 1,
     progress: Callable[[int, int, int], None] | None = None,
+    receipts: Iterable[str | os.PathLike[str]] | None = None,
+    receipt_public_keys: Sequence[Ed25519PublicKey] | None = None,
 ) -> VerifyResult:
     """Verify the trail files and directories in `paths` (SPEC §4).
 
@@ -229,17 +233,52 @@ def verify(
     spreads the work over that many processes. `progress(done_bytes,
     total_bytes, records)` is called from time to time.
 
+    Purge receipts (docs/retention.md): `receipts` names receipt files; None
+    (the default) uses every `receipts/*.receipt` under the directories in
+    `paths`. A receipt whose signature verifies with one of
+    `receipt_public_keys` (default: `public_keys`) accounts for the purged
+    prefix 1..k of its streams; the first remaining record must then link to
+    the receipt's last hash. A receipt that cannot be checked is a BAD_RECEIPT
+    error and accounts for nothing.
+
     Raises UnusableInput when a path is missing or unreadable or no record is
     found at all; everything wrong inside the trail is a finding instead.
     """
+    from audit_sdk._retention import ReceiptError, load_receipt, purged_prefixes, receipt_files
     from audit_sdk._verify._engine import Options, run
 
     if jobs < 1:
         raise UnusableInput("jobs must be at least 1")
+    path_list = [os.fspath(p) for p in paths]
+    receipt_paths = (
+        receipt_files(path_list) if receipts is None else [os.fspath(r) for r in receipts]
+    )
+    receipt_keys = tuple(public_keys if receipt_public_keys is None else receipt_public_keys)
+    valid = []
+    receipt_findings: list[Finding] = []
+    for receipt_path in receipt_paths:
+        try:
+            if not receipt_keys:
+                raise ReceiptError(
+                    f"{receipt_path}: no checkpoint public key to check the purge receipt with"
+                )
+            valid.append(load_receipt(receipt_path, receipt_keys))
+        except ReceiptError as exc:
+            receipt_findings.append(
+                Finding(FindingKind.BAD_RECEIPT, Severity.ERROR, str(exc), file=receipt_path)
+            )
+    purged = {
+        sid: (r.last_number, r.last_record_hash, r.last_record_id)
+        for sid, r in purged_prefixes(valid).items()
+    }
     options = Options(
         keys=None if keys is None else {kid: key for kid in keys.key_ids if (key := keys.get(kid))},
         public_keys=tuple(public_keys),
         require_closed=require_closed,
         require_authenticated=require_authenticated,
+        purged=purged or None,
     )
-    return run([os.fspath(p) for p in paths], options, jobs=jobs, progress=progress)
+    result = run(path_list, options, jobs=jobs, progress=progress)
+    if not receipt_findings:
+        return result
+    return dataclasses.replace(result, findings=tuple(receipt_findings) + result.findings)

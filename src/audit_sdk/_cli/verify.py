@@ -78,6 +78,20 @@ def register(subparsers: Any) -> None:
         help="Ed25519 checkpoint public key in PEM (repeatable)",
     )
     parser.add_argument(
+        "--receipt",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="a signed purge receipt (repeatable; receipts/*.receipt under the given "
+        "directories are read too, unless --no-receipts). Checked with --public-key",
+    )
+    parser.add_argument(
+        "--no-receipts",
+        action="store_true",
+        help="do not read receipts/*.receipt under the given directories",
+    )
+    parser.add_argument(
         "--require-closed",
         action="store_true",
         help="a stream without an end record is an error, not a warning",
@@ -153,6 +167,10 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 0:
         raise UnusableInput("--jobs must be 0 (one per CPU) or more")
     jobs = args.jobs or os.cpu_count() or 1
+    from audit_sdk._retention import receipt_files
+
+    receipts = [] if args.no_receipts else receipt_files(args.paths)
+    receipts += [os.fspath(p) for p in args.receipt if os.fspath(p) not in receipts]
     bar = None
     if not args.no_progress and sys.stderr.isatty():
         bar = ProgressBar(sys.stderr)
@@ -165,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
             require_authenticated=args.require_authenticated,
             jobs=jobs,
             progress=bar,
+            receipts=receipts,
         )
     finally:
         if bar is not None:

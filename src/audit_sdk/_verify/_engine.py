@@ -68,6 +68,9 @@ class Options:
     public_keys: tuple[Ed25519PublicKey, ...] = ()
     require_closed: bool = False
     require_authenticated: bool = False
+    # streams whose prefix 1..k a valid purge receipt accounts for:
+    # stream id -> (k, record k's record_hash, record k's id)
+    purged: dict[str, tuple[int, str, str]] | None = None
 
 
 # -- worker processes ------------------------------------------------------------
@@ -370,17 +373,29 @@ def _check_stream(
                 entries[number],
             )
 
-    # missing ranges
+    # missing ranges (a purge receipt accounts for a purged prefix 1..k)
     first, last = live[0], live[-1]
-    if first > 1:
+    receipt = (options.purged or {}).get(sid)
+    purged_to = receipt[0] if receipt is not None else 0
+    if first > purged_to + 1:
         add(
             "missing_records",
             _ERROR,
-            f"{_span(1, first - 1)} missing at the start of the stream (the first record present "
-            f"is {first})",
+            f"{_span(purged_to + 1, first - 1)} missing at the start of the stream (the first "
+            f"record present is {first}"
+            f"{f'; a purge receipt accounts for 1..{purged_to}' if purged_to else ''})",
             None,
-            1,
+            purged_to + 1,
             entries[first][E_SRC],
+        )
+    if receipt is not None and purged_to in entries and entries[purged_to][E_HASH] != receipt[1]:
+        add(
+            "chain_break",
+            _ERROR,
+            f"the purge receipt says record {purged_to} hashes to {_short(receipt[1])}, but "
+            f"record {purged_to} (at {at(entries[purged_to][E_SRC])}) hashes to "
+            f"{entries[purged_to][E_HASH]}",
+            entries[purged_to],
         )
     if last - first + 1 != len(live):
         for low, high in itertools.pairwise(live):
@@ -421,6 +436,18 @@ def _check_stream(
             )
             continue
         before = entries.get(number - 1)
+        if before is None and receipt is not None and number - 1 == purged_to:
+            if link != (receipt[1], receipt[2]):
+                unlinked.add(number)
+                add(
+                    "chain_break",
+                    _ERROR,
+                    f"record {number} names predecessor {_short(link[0])} (id "
+                    f"{_short(link[1])}), but the purge receipt says record {purged_to} was "
+                    f"{receipt[1]} (id {receipt[2]!r})",
+                    entry,
+                )
+            continue
         if before is None:
             unlinked.add(number)  # the gap is reported above
             continue
