@@ -22,7 +22,14 @@ __all__ = ["encode_attributes", "encode_log_record", "encode_logs_line", "resour
 def encode_attributes(attributes: Mapping[str, object] | None) -> list[dict[str, Any]]:
     if not attributes:
         return []
-    return [{"key": key, "value": python_to_otlp(value)} for key, value in attributes.items()]
+    # BoundedAttributes takes a lock per item read; its plain dict does not
+    items = getattr(attributes, "_dict", attributes).items()
+    return [
+        {"key": key, "value": {"stringValue": value}}
+        if type(value) is str  # audit records are mostly strings: skip the general encoder
+        else {"key": key, "value": python_to_otlp(value)}
+        for key, value in items
+    ]
 
 
 def encode_log_record(record: ReadableLogRecord) -> dict[str, Any]:
@@ -36,8 +43,9 @@ def encode_log_record(record: ReadableLogRecord) -> dict[str, Any]:
         out["severityNumber"] = log.severity_number.value
     if log.severity_text:
         out["severityText"] = log.severity_text
-    if log.body is not None:
-        out["body"] = python_to_otlp(log.body)
+    body = log.body
+    if body is not None:
+        out["body"] = {"stringValue": body} if type(body) is str else python_to_otlp(body)
     attributes = encode_attributes(log.attributes)
     if attributes:
         out["attributes"] = attributes

@@ -7,7 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from audit_sdk._keys import HmacKeyRing, load_checkpoint_public_key
+from audit_sdk._cli._trail_options import (
+    add_key_and_strictness_arguments,
+    load_keys,
+    load_public_keys,
+)
 from audit_sdk.verify import UnusableInput
 
 
@@ -24,53 +28,16 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="trail files or directories")
     parser.add_argument("-o", "--output", required=True, type=Path, help="the HTML file to write")
-    parser.add_argument(
-        "--keys-file",
-        action="append",
-        default=[],
-        type=Path,
-        metavar="FILE",
-        help='an SDK HMAC key file {"active": ID, "keys": {ID: BASE64}} (repeatable); '
-        "the AUDIT_SDK_HMAC_KEY* variables are used too, as by `audit-sdk verify`",
-    )
-    parser.add_argument(
-        "--no-env-keys", action="store_true", help="ignore the AUDIT_SDK_HMAC_KEY* variables"
-    )
-    parser.add_argument(
-        "--public-key",
-        action="append",
-        default=[],
-        type=Path,
-        metavar="PEM",
-        help="Ed25519 checkpoint public key in PEM (repeatable)",
-    )
-    parser.add_argument(
-        "--require-closed", action="store_true", help="a stream without an end record is an error"
-    )
-    parser.add_argument(
-        "--require-authenticated",
-        action="store_true",
-        help="records that no MAC or checkpoint authenticates are errors",
-    )
+    add_key_and_strictness_arguments(parser)
     parser.add_argument("--title", default=None, help="the report's title")
     parser.set_defaults(handler=run)
-
-
-def _load_keys(args: argparse.Namespace) -> HmacKeyRing | None:
-    rings = [] if args.no_env_keys else [HmacKeyRing.from_env()]
-    rings += [HmacKeyRing.from_file(path) for path in args.keys_file]
-    merged: HmacKeyRing | None = None
-    for ring in rings:
-        if ring is not None:
-            merged = ring if merged is None else merged.merged(ring)
-    return merged
 
 
 def run(args: argparse.Namespace) -> int:
     from audit_sdk.report import DEFAULT_TITLE, write_report
 
-    keys = _load_keys(args)
-    public_keys = [load_checkpoint_public_key(path) for path in args.public_key]
+    keys = load_keys(args)
+    public_keys = load_public_keys(args)
     if keys is None and not public_keys:
         raise UnusableInput(
             "no key to verify with: give --keys-file (or set AUDIT_SDK_HMAC_KEY, "

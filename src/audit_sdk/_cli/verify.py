@@ -8,13 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from audit_sdk._errors import KeyConfigurationError
-from audit_sdk._keys import (
-    HmacKeyRing,
-    _decode_key,
-    checkpoint_key_id,
-    load_checkpoint_public_key,
+from audit_sdk._cli._trail_options import (
+    add_key_and_strictness_arguments,
+    load_keys,
+    load_public_keys,
 )
+from audit_sdk._keys import checkpoint_key_id
 from audit_sdk._verify._reader import discover
 from audit_sdk.verify import UnusableInput, verify
 
@@ -47,36 +46,7 @@ def register(subparsers: Any) -> None:
         metavar="PATH",
         help="trail file (.jsonl, .gz) or directory (searched recursively)",
     )
-    parser.add_argument(
-        "--key",
-        action="append",
-        default=[],
-        metavar="[ID=]BASE64|[ID=]@FILE",
-        help="an HMAC key, standard base64 or @file holding it; key id 'default' "
-        "unless ID= is given (repeatable). Prefer --keys-file: arguments are "
-        "visible to other users of the machine",
-    )
-    parser.add_argument(
-        "--keys-file",
-        action="append",
-        default=[],
-        type=Path,
-        metavar="FILE",
-        help='an SDK key file {"active": ID, "keys": {ID: BASE64}} (repeatable)',
-    )
-    parser.add_argument(
-        "--no-env-keys",
-        action="store_true",
-        help="ignore the AUDIT_SDK_HMAC_KEY* environment variables",
-    )
-    parser.add_argument(
-        "--public-key",
-        action="append",
-        default=[],
-        type=Path,
-        metavar="PEM",
-        help="Ed25519 checkpoint public key in PEM (repeatable)",
-    )
+    add_key_and_strictness_arguments(parser)
     parser.add_argument(
         "--receipt",
         action="append",
@@ -90,16 +60,6 @@ def register(subparsers: Any) -> None:
         "--no-receipts",
         action="store_true",
         help="do not read receipts/*.receipt under the given directories",
-    )
-    parser.add_argument(
-        "--require-closed",
-        action="store_true",
-        help="a stream without an end record is an error, not a warning",
-    )
-    parser.add_argument(
-        "--require-authenticated",
-        action="store_true",
-        help="records that no MAC or checkpoint authenticates are errors",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(
@@ -121,43 +81,12 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _key_entry(text: str) -> tuple[str, str]:
-    """`[ID=]BASE64` or `[ID=]@FILE` -> (key id, base64 text)."""
-    key_id, sep, value = text.partition("=")
-    if not sep or not value.strip("="):  # plain base64, possibly with '=' padding
-        key_id, value = "default", text
-    if value.startswith("@"):
-        path = value[1:]
-        try:
-            value = Path(path).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise KeyConfigurationError(f"--key: {path} cannot be read ({exc.strerror})") from None
-    return key_id, value
-
-
-def load_keys(args: argparse.Namespace) -> HmacKeyRing | None:
-    keys: dict[str, bytes] = {}
-    if not args.no_env_keys:
-        ring = HmacKeyRing.from_env()
-        if ring is not None:
-            keys.update({kid: key for kid in ring.key_ids if (key := ring.get(kid)) is not None})
-    for path in args.keys_file:
-        ring = HmacKeyRing.from_file(path)
-        keys.update({kid: key for kid in ring.key_ids if (key := ring.get(kid)) is not None})
-    for text in args.key:
-        key_id, value = _key_entry(text)
-        keys[key_id] = _decode_key(key_id, value, "--key")
-    if not keys:
-        return None
-    return HmacKeyRing(keys, next(iter(keys)))
-
-
 def run(args: argparse.Namespace) -> int:
     from audit_sdk._verify._report import ProgressBar, render_json, render_text
 
     discover(args.paths)  # a missing path is the first thing to say
     ring = load_keys(args)
-    public_keys = [load_checkpoint_public_key(path) for path in args.public_key]
+    public_keys = load_public_keys(args)
     if ring is None and not public_keys:
         raise UnusableInput(
             "no key to verify with: give --key or --keys-file (or set AUDIT_SDK_HMAC_KEY, "

@@ -31,7 +31,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import TraceFlags
 
 from audit_sdk._otlp_json import encode_attributes, encode_log_record
-from audit_sdk._values import otlp_to_python, python_to_otlp
+from audit_sdk._values import otlp_to_python
 
 __all__ = [
     "FORMAT_VERSION",
@@ -58,42 +58,8 @@ def frame(kind: bytes, payload: bytes) -> bytes:
 
 
 def encode_record(record: Any) -> bytes:
-    """One framed `R` line for a ReadWriteLogRecord or ReadableLogRecord.
-
-    The payload is what `encode_log_record` gives (the tests check it), built
-    with a faster path for the string attributes audit records are made of.
-    """
-    log = record.log_record
-    attributes = log.attributes
-    if log.severity_number is not None or log.severity_text or attributes is None:
-        return frame(b"R", orjson.dumps(encode_log_record(cast(ReadableLogRecord, record))))
-    # BoundedAttributes takes a lock per item read; its plain dict does not
-    items = getattr(attributes, "_dict", attributes).items()
-    out: dict[str, Any] = {}
-    if log.timestamp:
-        out["timeUnixNano"] = str(log.timestamp)
-    if log.observed_timestamp:
-        out["observedTimeUnixNano"] = str(log.observed_timestamp)
-    body = log.body
-    if body is not None:
-        out["body"] = {"stringValue": body} if type(body) is str else python_to_otlp(body)
-    encoded = [
-        {"key": key, "value": {"stringValue": value}}
-        if type(value) is str
-        else {"key": key, "value": python_to_otlp(value)}
-        for key, value in items
-    ]
-    if encoded:
-        out["attributes"] = encoded
-    if log.trace_flags:
-        out["flags"] = int(log.trace_flags)
-    if log.trace_id:
-        out["traceId"] = format(log.trace_id, "032x")
-    if log.span_id:
-        out["spanId"] = format(log.span_id, "016x")
-    if log.event_name:
-        out["eventName"] = log.event_name
-    return frame(b"R", orjson.dumps(out))
+    """One framed `R` line for a ReadWriteLogRecord or ReadableLogRecord."""
+    return frame(b"R", orjson.dumps(encode_log_record(cast(ReadableLogRecord, record))))
 
 
 def encode_meta(resource: Resource | None, scope: InstrumentationScope | None) -> bytes:

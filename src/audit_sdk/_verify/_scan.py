@@ -316,8 +316,6 @@ def _general(record: Any) -> tuple[bytes, dict[str, Any], str, int]:
     values: dict[str, Any] = {}
     for entry in record.get("attributes") or []:
         key = entry["key"]
-        if key in values:
-            raise ValueError(f"attribute {key!r} appears twice")
         raw = entry.get("value") or {}
         try:
             values[key] = otlp_to_tagged(raw)
@@ -336,15 +334,21 @@ def _check_otlp_shapes(record: dict[str, Any]) -> None:
     An AnyValue with two type fields ({"stringValue": "a", "intValue": "5"}) is
     signed as its first one but another reader may take the other; a body that
     is not an AnyValue object is left out of the canonical bytes but shown by
-    lenient readers; a map with a key twice is signed with its last value.
+    lenient readers; a map with a key twice is signed with its last value; an
+    audit.integrity.* attribute given twice leaves open which MAC counts.
     """
     body = record.get("body")
     if body is not None:
         if not isinstance(body, dict):
             raise ValueError(f"body must be an AnyValue object, not {_json_type(body)}")
         _check_any_value(body, "body")
+    seen: set[str] = set()
     for entry in record.get("attributes") or ():
-        _check_any_value(entry.get("value") or {}, f"attribute {entry['key']!r}")
+        key = entry["key"]
+        if key in seen:  # canonical_from_otlp lets audit.integrity.* attributes repeat
+            raise ValueError(f"attribute {key!r} appears twice")
+        seen.add(key)
+        _check_any_value(entry.get("value") or {}, f"attribute {key!r}")
 
 
 def _check_any_value(value: Any, where: str) -> None:
