@@ -26,7 +26,7 @@ from opentelemetry.sdk._logs.export import LogRecordExporter
 
 import audit_sdk
 
-PROTOCOLS = ("http/protobuf", "grpc")
+PROTOCOLS = ("http/protobuf", "http/json", "grpc")
 
 
 # --- the OTLP pipeline -------------------------------------------------------
@@ -47,9 +47,11 @@ def otlp_exporter(endpoint: str, protocol: str, timeout: float) -> LogRecordExpo
         return Grpc(endpoint=endpoint, timeout=timeout)
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as Http
 
-    # The HTTP exporter takes the full signal URL: add /v1/logs to a bare base URL.
+    # The HTTP exporters take the full signal URL: add /v1/logs to a bare base URL.
     if urlsplit(endpoint).path in ("", "/"):
         endpoint = endpoint.rstrip("/") + "/v1/logs"
+    if protocol == "http/json":  # audit-sdk's OTLP/HTTP-JSON exporter: no protobuf encoding
+        return audit_sdk.OtlpHttpJsonLogExporter(endpoint, timeout=timeout)
     return Http(endpoint=endpoint, timeout=timeout)
 
 

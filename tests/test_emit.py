@@ -266,9 +266,16 @@ def test_otlp_environment_selects_the_otlp_exporter(keys: Any) -> None:
         {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
     )
     assert isinstance(grpc, Grpc)
-    with pytest.raises(audit_sdk.AuditConfigurationError, match="http/json"):
+    as_json = _otlp_exporter(
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+        }
+    )
+    assert isinstance(as_json, audit_sdk.OtlpHttpJsonLogExporter)
+    with pytest.raises(audit_sdk.AuditConfigurationError, match="http/xml"):
         _otlp_exporter(
-            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://x", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://x", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/xml"}
         )
 
 

@@ -39,6 +39,7 @@ from audit_sdk._keys import (
     write_key_files,
 )
 from audit_sdk._logger import ActorType, AuditLogger, AuditReceipt, Outcome
+from audit_sdk._otlp_http_json import OtlpHttpJsonLogExporter
 from audit_sdk._record import AuditRecord
 from audit_sdk._sink import FsyncPolicy, OtlpJsonFileExporter
 from audit_sdk.cloudevent import to_cloudevent
@@ -61,6 +62,7 @@ __all__ = [
     "HmacKeyRing",
     "InvalidAuditEvent",
     "KeyConfigurationError",
+    "OtlpHttpJsonLogExporter",
     "OtlpJsonFileExporter",
     "Outcome",
     "RecordTooLarge",

@@ -28,6 +28,7 @@ from audit_sdk._delivery import ReliableBatchProcessor
 from audit_sdk._errors import AuditConfigurationError, AuditNotConfigured, KeyConfigurationError
 from audit_sdk._keys import ENV_CHECKPOINT_KEY, HmacKeyRing, load_checkpoint_private_key
 from audit_sdk._logger import DEFAULT_MAX_RECORD_BYTES, AuditLogger, validate_limits
+from audit_sdk._otlp_http_json import OtlpHttpJsonLogExporter
 from audit_sdk._sink import FsyncPolicy, OtlpJsonFileExporter
 from audit_sdk._spool._config import resolve_delivery
 from audit_sdk.pii import Pseudonymizer
@@ -91,14 +92,24 @@ def _otlp_exporter(env: Mapping[str, str]) -> LogRecordExporter | None:
 
         endpoint = logs_endpoint or base_endpoint
         return Grpc(endpoint=endpoint, headers=headers, timeout=timeout)
+    # a signal-specific endpoint is used as is; the base one gets the logs path
+    http_endpoint = logs_endpoint or f"{(base_endpoint or '').rstrip('/')}/v1/logs"
     if protocol == "http/protobuf":
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as Http
 
-        # a signal-specific endpoint is used as is; the base one gets the logs path
-        endpoint = logs_endpoint or f"{(base_endpoint or '').rstrip('/')}/v1/logs"
-        return Http(endpoint=endpoint, headers=headers, timeout=timeout)
+        return Http(endpoint=http_endpoint, headers=headers, timeout=timeout)
+    if protocol == "http/json":
+        return OtlpHttpJsonLogExporter(
+            http_endpoint,
+            headers=headers,
+            timeout=timeout,
+            certificate_file=env.get("OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE")
+            or env.get("OTEL_EXPORTER_OTLP_CERTIFICATE"),
+            compression=env.get("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION")
+            or env.get("OTEL_EXPORTER_OTLP_COMPRESSION"),
+        )
     raise AuditConfigurationError(
-        f"OTLP protocol {protocol!r} is not supported; use 'grpc' or 'http/protobuf'"
+        f"OTLP protocol {protocol!r} is not supported; use 'grpc', 'http/protobuf' or 'http/json'"
     )
 
 

@@ -224,7 +224,7 @@ def run_verify_cli(data_dir: Path, keys: Path, summaries: list[dict[str, Any]]) 
 # --- the tests ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+@pytest.mark.parametrize("protocol", ["http/protobuf", "http/json", "grpc"])
 def test_sdk_to_collector_to_store(
     collector: CollectorProcess, keys_dir: Path, protocol: str
 ) -> None:
@@ -253,7 +253,7 @@ def test_sdk_to_collector_to_store(
     run_verify_cli(collector.data_dir, keys_dir, summaries)
 
 
-@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+@pytest.mark.parametrize("protocol", ["http/protobuf", "http/json", "grpc"])
 def test_collector_restart_mid_stream(
     collector_factory: Any, keys_dir: Path, protocol: str
 ) -> None:
