@@ -81,50 +81,11 @@ class TimedExporter:
         return bool(self.inner.force_flush(timeout_millis))
 
 
-class OtlpJsonHttpExporter:
-    """Experiment, not part of the SDK: OTLP/HTTP with a JSON body (`--encoding json`).
-
-    Encodes with audit-sdk's own OTLP-JSON encoder (orjson, the one its file sink
-    uses) instead of OTel's protobuf encoder, to show what encoding costs.
-    """
-
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
-        import requests
-
-        from audit_sdk._otlp_json import encode_logs_line
-
-        self._encode = encode_logs_line
-        self._url = url
-        self._timeout = timeout
-        self._session = requests.Session()
-        self._errors = (requests.RequestException,)
-
-    def export(self, batch: Any) -> Any:
-        from opentelemetry.sdk._logs.export import LogRecordExportResult
-
-        body = self._encode(batch)
-        try:
-            response = self._session.post(
-                self._url,
-                data=body,
-                headers={"Content-Type": "application/json"},
-                timeout=self._timeout,
-            )
-        except self._errors:
-            return LogRecordExportResult.FAILURE
-        ok = response.status_code == 200
-        return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
-
-    def shutdown(self) -> None:
-        self._session.close()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
-
-
 def otlp_exporter(endpoint: str, protocol: str, encoding: str = "protobuf") -> Any:
-    if encoding == "json":
-        return OtlpJsonHttpExporter(f"http://{endpoint}/v1/logs")
+    import audit_sdk
+
+    if encoding == "json":  # OTEL_EXPORTER_OTLP_PROTOCOL=http/json
+        return audit_sdk.OtlpHttpJsonLogExporter(f"http://{endpoint}/v1/logs", timeout=10)
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as Grpc
 
@@ -569,8 +530,8 @@ def main(argv: list[str] | None = None) -> int:
         "--encoding",
         choices=["protobuf", "json"],
         default="protobuf",
-        help="json: experimental OTLP/HTTP-JSON exporter using audit-sdk's orjson encoder "
-        "(http only), to compare with OTel's protobuf encoder",
+        help="json: audit-sdk's OTLP/HTTP-JSON exporter (OTEL_EXPORTER_OTLP_PROTOCOL=http/json, "
+        "http only) instead of OTel's protobuf encoder",
     )
     parser.add_argument("--target", type=float, default=10000.0, help="events/s to pass")
     parser.add_argument("--profile", action="store_true", help="cProfile producer 0")
