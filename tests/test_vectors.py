@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,3 +74,46 @@ def test_integrity_attributes_are_not_signed() -> None:
         a for a in record["attributes"] if not a["key"].startswith("audit.integrity.")
     ]
     assert canonical_from_otlp(record) == base64.b64decode(vector["canonical_b64"])
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda r: r["attributes"][0].update(value={"stringValue": "a", "intValue": "5"}),
+            "more than one",
+        ),
+        (lambda r: r.update(body="plain string"), "body must be"),
+        (lambda r: r.update(traceId="0x" + "a" * 30), "traceId"),
+        (
+            lambda r: r["attributes"].append(
+                {
+                    "key": "m",
+                    "value": {
+                        "kvlistValue": {
+                            "values": [
+                                {"key": "k", "value": {"stringValue": "1"}},
+                                {"key": "k", "value": {"stringValue": "2"}},
+                            ]
+                        }
+                    },
+                }
+            ),
+            "appears twice",
+        ),
+        (
+            lambda r: r["attributes"].append({"key": "b", "value": {"boolValue": "false"}}),
+            "boolean",
+        ),
+        (lambda r: r["attributes"].append({"key": "l", "value": {"kvlistValue": []}}), "kvlist"),
+        (
+            lambda r: r["attributes"].append({"key": "a", "value": {"arrayValue": {"values": 3}}}),
+            "list",
+        ),
+    ],
+)
+def test_records_that_readers_could_read_differently_are_refused(edit: Any, message: str) -> None:
+    record = json.loads(json.dumps(VECTORS[0]["log_record"]))
+    edit(record)
+    with pytest.raises(ValueError, match=message):
+        canonical_from_otlp(record)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -104,17 +105,31 @@ def _nanos(raw: object, field: str) -> int:
     return value
 
 
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
 def _hex_id(raw: object, field: str, length: int) -> str | None:
     if raw is None or raw == "":
         return None
-    if not isinstance(raw, str) or len(raw) != length:
+    if not isinstance(raw, str) or len(raw) != length or not _HEX.fullmatch(raw):
         raise ValueError(f"{field} must be {length} hex digits")
-    int(raw, 16)  # raises ValueError when not hex
     return raw.lower()
 
 
 def canonical_from_otlp(log_record: Mapping[str, Any]) -> bytes:
-    """Canonical bytes of one OTLP-JSON `logRecords` entry. Raises ValueError when malformed."""
+    """Canonical bytes of one OTLP-JSON `logRecords` entry. Raises ValueError when malformed.
+
+    Strict on purpose: an input that two readers could read differently (two
+    value fields in one AnyValue, a map key given twice, a body that is not an
+    AnyValue object) is refused rather than signed or verified one way.
+    """
+    try:
+        return _canonical_from_otlp(log_record)
+    except (AttributeError, TypeError) as exc:  # wrong JSON types deep inside
+        raise ValueError(f"malformed log record: {exc}") from None
+
+
+def _canonical_from_otlp(log_record: Mapping[str, Any]) -> bytes:
     raw_attrs = log_record.get("attributes") or []
     if not isinstance(raw_attrs, list):
         raise ValueError("attributes must be a list")
@@ -130,6 +145,8 @@ def canonical_from_otlp(log_record: Mapping[str, Any]) -> bytes:
         tagged[key] = otlp_to_tagged(entry.get("value") or {})
     body: Any = None
     raw_body = log_record.get("body")
+    if raw_body is not None and not isinstance(raw_body, Mapping):
+        raise ValueError("body must be an AnyValue object")
     if isinstance(raw_body, Mapping) and raw_body:
         body = otlp_to_tagged(raw_body)
         if isinstance(body, dict) and set(body) == {"stringValue"}:

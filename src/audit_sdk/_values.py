@@ -134,12 +134,61 @@ def _otlp_int(raw: object) -> int:
     return int(raw)
 
 
-def otlp_to_tagged(value: Mapping[str, Any], depth: int = 0) -> Any:
-    """OTLP-JSON AnyValue -> signed shape. Raises ValueError on malformed input."""
+_VALUE_FIELDS = frozenset(
+    {
+        "stringValue",
+        "intValue",
+        "boolValue",
+        "doubleValue",
+        "bytesValue",
+        "arrayValue",
+        "kvlistValue",
+    }
+)
+
+
+def _check_any_value(value: object, depth: int) -> Mapping[str, Any]:
+    """One AnyValue object with at most one value field: readers must not disagree on it."""
     if depth > MAX_DEPTH:
         raise ValueError(f"nesting deeper than {MAX_DEPTH} levels")
     if not isinstance(value, Mapping):
         raise ValueError(f"AnyValue must be an object, got {type(value).__name__}")
+    if len(_VALUE_FIELDS.intersection(value)) > 1:
+        raise ValueError(f"AnyValue has more than one value field: {sorted(value)}")
+    return value
+
+
+def _array_items(value: Mapping[str, Any]) -> list[Any]:
+    holder = value["arrayValue"]
+    if holder is not None and not isinstance(holder, Mapping):
+        raise ValueError("arrayValue must be an object holding a values list")
+    items = (holder or {}).get("values")
+    if items is not None and not isinstance(items, list):
+        raise ValueError("arrayValue.values must be a list")
+    return items or []
+
+
+def _kvlist_entries(value: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    holder = value["kvlistValue"]
+    if holder is not None and not isinstance(holder, Mapping):
+        raise ValueError("kvlistValue must be an object holding a values list")
+    entries = (holder or {}).get("values")
+    if entries is not None and not isinstance(entries, list):
+        raise ValueError("kvlistValue.values must be a list")
+    out: list[tuple[str, Mapping[str, Any]]] = []
+    seen: set[str] = set()
+    for entry in entries or []:
+        key = _entry_key(entry)
+        if key in seen:
+            raise ValueError(f"map key {key!r} appears twice")
+        seen.add(key)
+        out.append((key, entry.get("value") or {}))
+    return out
+
+
+def otlp_to_tagged(value: Mapping[str, Any], depth: int = 0) -> Any:
+    """OTLP-JSON AnyValue -> signed shape. Raises ValueError on malformed input."""
+    value = _check_any_value(value, depth)
     if "stringValue" in value:
         raw = value["stringValue"]
         if not isinstance(raw, str):
@@ -160,23 +209,15 @@ def otlp_to_tagged(value: Mapping[str, Any], depth: int = 0) -> Any:
             raise ValueError("bytesValue must be a base64 string")
         return {"bytesValue": base64.b64encode(base64.b64decode(raw, validate=True)).decode()}
     if "arrayValue" in value:
-        items = (value["arrayValue"] or {}).get("values") or []
-        return [otlp_to_tagged(item, depth + 1) for item in items]
+        return [otlp_to_tagged(item, depth + 1) for item in _array_items(value)]
     if "kvlistValue" in value:
-        entries = (value["kvlistValue"] or {}).get("values") or []
-        return {
-            _entry_key(entry): otlp_to_tagged(entry.get("value") or {}, depth + 1)
-            for entry in entries
-        }
+        return {key: otlp_to_tagged(item, depth + 1) for key, item in _kvlist_entries(value)}
     return None
 
 
 def otlp_to_python(value: Mapping[str, Any], depth: int = 0) -> Any:
     """OTLP-JSON AnyValue -> Python value (bytes stay bytes). Raises ValueError when malformed."""
-    if depth > MAX_DEPTH:
-        raise ValueError(f"nesting deeper than {MAX_DEPTH} levels")
-    if not isinstance(value, Mapping):
-        raise ValueError(f"AnyValue must be an object, got {type(value).__name__}")
+    value = _check_any_value(value, depth)
     if "stringValue" in value:
         raw = value["stringValue"]
         if not isinstance(raw, str):
@@ -185,20 +226,18 @@ def otlp_to_python(value: Mapping[str, Any], depth: int = 0) -> Any:
     if "intValue" in value:
         return _otlp_int(value["intValue"])
     if "boolValue" in value:
-        return bool(value["boolValue"])
+        raw = value["boolValue"]
+        if not isinstance(raw, bool):
+            raise ValueError("boolValue must be a boolean")
+        return raw
     if "doubleValue" in value:
         return _otlp_double(value["doubleValue"])
     if "bytesValue" in value:
         return base64.b64decode(str(value["bytesValue"]), validate=True)
     if "arrayValue" in value:
-        items = (value["arrayValue"] or {}).get("values") or []
-        return [otlp_to_python(item, depth + 1) for item in items]
+        return [otlp_to_python(item, depth + 1) for item in _array_items(value)]
     if "kvlistValue" in value:
-        entries = (value["kvlistValue"] or {}).get("values") or []
-        return {
-            _entry_key(entry): otlp_to_python(entry.get("value") or {}, depth + 1)
-            for entry in entries
-        }
+        return {key: otlp_to_python(item, depth + 1) for key, item in _kvlist_entries(value)}
     return None
 
 
