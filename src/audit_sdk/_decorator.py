@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar, cast
 
 from audit_sdk._configure import get_audit_logger
-from audit_sdk._errors import InvalidAuditEvent
+from audit_sdk._errors import InvalidAuditEvent, error_type_name
 from audit_sdk._jcs import canonicalize
 from audit_sdk._logger import AuditLogger, validate_action, validate_event_name
 
@@ -37,11 +37,6 @@ def _default_event_name(func: Callable[..., Any]) -> str:
     return _NOT_EVENT_CHARS.sub("_", name).strip(".")
 
 
-def _error_type(exc: BaseException) -> str:
-    cls = type(exc)
-    return (
-        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-    )
 
 
 class _Call:
@@ -124,7 +119,7 @@ def audited(
             return _Call(audit_logger, target_id, call_details)
 
         def after(call: _Call, outcome: str, exc: BaseException | None) -> None:
-            attributes = {"error.type": _error_type(exc)} if exc is not None else None
+            attributes = {"error.type": error_type_name(exc)} if exc is not None else None
             try:
                 call.logger.emit(
                     name,

@@ -10,6 +10,7 @@ __all__ = [
     "InvalidAuditEvent",
     "KeyConfigurationError",
     "RecordTooLarge",
+    "error_type_name",
 ]
 
 
@@ -44,3 +45,11 @@ class AuditNotConfigured(AuditError, RuntimeError):
 
 class AuditDeliveryError(AuditError, RuntimeError):
     """Records could not be handed to the exporter; the message says how many and why."""
+
+
+def error_type_name(exc: BaseException) -> str:
+    """The `error.type` of an exception: its class, module-qualified unless a builtin."""
+    cls = type(exc)
+    return (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )

@@ -39,7 +39,7 @@ from typing import Any
 
 from audit_sdk import _names as n
 from audit_sdk._configure import get_audit_logger
-from audit_sdk._errors import InvalidAuditEvent
+from audit_sdk._errors import InvalidAuditEvent, error_type_name
 from audit_sdk._logger import AuditLogger
 
 __all__ = ["AuditHandler"]
@@ -61,10 +61,6 @@ _ARGUMENTS = (
 _KNOWN = frozenset(_ARGUMENTS) | {"event", "event_name"}
 
 
-def _error_type(exc: BaseException) -> str:
-    cls = type(exc)
-    module = cls.__module__
-    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
 
 
 class AuditHandler(logging.Handler):
@@ -126,7 +122,7 @@ class AuditHandler(logging.Handler):
         if exc is not None:
             arguments.setdefault("outcome", "failure")
             attributes = dict(arguments.get("attributes") or {})
-            attributes.setdefault(n.ERROR_TYPE, _error_type(exc))
+            attributes.setdefault(n.ERROR_TYPE, error_type_name(exc))
             arguments["attributes"] = attributes
         if self.message_key:
             details = arguments.get("details")
