@@ -44,7 +44,6 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 BINARY = REPO / "collector" / "dist" / "otelcol-audit"
 CONFIG = REPO / "collector" / "otelcol-audit.yaml"
-GUARD = 'log.attributes["audit.integrity.value"] == nil'
 QUIET_FOREIGN_CORES = 0.2  # a round is "quiet" when other processes used less CPU than this
 
 # --- producer (one process per --processes) -----------------------------------
@@ -290,20 +289,6 @@ def count_store(data_dir: Path) -> tuple[int, dict[str, set[int]]]:
     return total, streams
 
 
-def guard_once_config(directory: Path) -> Path:
-    """The shipped config with the signed-record guard also set once per statement group."""
-    import yaml
-
-    config = yaml.safe_load(CONFIG.read_text())
-    for name, processor in config["processors"].items():
-        if name.startswith("transform/"):
-            for group in processor["log_statements"]:
-                group["conditions"] = [GUARD]
-    path = directory / "otelcol-audit-guard-once.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False, width=100000))
-    return path
-
-
 # --- the run ----------------------------------------------------------------------
 
 
@@ -329,7 +314,7 @@ def run(args: argparse.Namespace) -> int:
             check=True,
             capture_output=True,
         )
-        configs = args.config or [guard_once_config(work) if args.guard_once else CONFIG]
+        configs = args.config or [CONFIG]
         for round_number in range(1, args.repeat + 1):
             data = work / f"data{round_number}"
             data.mkdir()
@@ -535,12 +520,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--target", type=float, default=10000.0, help="events/s to pass")
     parser.add_argument("--profile", action="store_true", help="cProfile producer 0")
-    parser.add_argument(
-        "--guard-once",
-        action="store_true",
-        help="run a variant config: the signed-record guard as one group condition per "
-        "transform (what docs/collector.md suggests to cut collector CPU)",
-    )
     parser.add_argument(
         "--config",
         type=Path,
