@@ -92,7 +92,10 @@ def test_full_queue_makes_callers_wait_instead_of_evicting(keys: Any) -> None:
 
     thread = threading.Thread(target=emit_many)
     thread.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while processor.stats.queue_depth < 10 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
     assert not done.is_set()  # blocked by back-pressure, nothing evicted
     assert processor.stats.queue_depth == 10
     exporter.release.set()
