@@ -10,7 +10,7 @@ from typing import Any
 from opentelemetry.sdk._logs import ReadableLogRecord
 
 from audit_sdk import _names as n
-from audit_sdk._canonical import INTEGRITY_PREFIX, signing_object
+from audit_sdk._canonical import signing_object
 from audit_sdk._jcs import canonicalize
 from audit_sdk._otlp_json import encode_attributes
 from audit_sdk._values import otlp_to_python, tag_attributes
@@ -66,9 +66,7 @@ class AuditRecord:
 
     def canonical_bytes(self) -> bytes:
         """Canonical bytes per SPEC §2 (what the MAC and the record hash cover)."""
-        tagged, _ = tag_attributes(
-            {k: v for k, v in self.attributes.items() if not k.startswith(INTEGRITY_PREFIX)}
-        )
+        tagged, _ = tag_attributes(self.attributes)  # leaves audit.integrity.* out itself
         return canonicalize(
             signing_object(
                 event_name=self.event_name,
