@@ -41,23 +41,11 @@ from audit_sdk import _names as n
 from audit_sdk._configure import get_audit_logger
 from audit_sdk._errors import InvalidAuditEvent, error_type_name
 from audit_sdk._logger import AuditLogger
+from audit_sdk.integrations._arguments import TEXT_ARGUMENTS
 
 __all__ = ["AuditHandler"]
 
-_ARGUMENTS = (
-    "action",
-    "outcome",
-    "actor",
-    "actor_type",
-    "target",
-    "target_type",
-    "source",
-    "source_type",
-    "request_id",
-    "details",
-    "attributes",
-    "record_id",
-)
+_ARGUMENTS = (*TEXT_ARGUMENTS, "details", "attributes", "record_id")
 _KNOWN = frozenset(_ARGUMENTS) | {"event", "event_name"}
 
 

@@ -39,20 +39,11 @@ from typing import Any
 from audit_sdk._configure import get_audit_logger
 from audit_sdk._errors import AuditError, InvalidAuditEvent
 from audit_sdk._logger import AuditLogger
+from audit_sdk.integrations._arguments import TEXT_ARGUMENTS
 
 __all__ = ["AuditProcessor"]
 
-_ARGUMENTS = (
-    "action",
-    "outcome",
-    "actor",
-    "actor_type",
-    "target",
-    "target_type",
-    "source",
-    "source_type",
-    "request_id",
-)
+_ARGUMENTS = TEXT_ARGUMENTS
 
 
 class AuditProcessor:
