@@ -353,3 +353,95 @@ def test_otlp_settings_come_from_the_given_environment(tmp_path: Path, keys: Any
                 "OTEL_EXPORTER_OTLP_HEADERS": "junk",
             },
         )
+
+
+def test_audit_log_record_sets_exactly_the_fields_of_the_api_log_record(tracer: Any) -> None:
+    # _AuditLogRecord skips LogRecord.__init__ for speed; if OTel adds a field there,
+    # this fails instead of exporters meeting records without it.
+    from opentelemetry import context as otel_context
+    from opentelemetry._logs import LogRecord
+
+    from audit_sdk._logger import _AuditLogRecord
+
+    with tracer.start_as_current_span("s") as span:
+        ctx = otel_context.get_current()
+        reference = LogRecord(
+            timestamp=1,
+            observed_timestamp=2,
+            context=ctx,
+            body="b",
+            attributes={"a": "x"},
+            event_name="e",
+        )
+        ours = _AuditLogRecord(
+            timestamp=1,
+            observed_timestamp=2,
+            context=ctx,
+            span_context=span.get_span_context(),
+            body="b",
+            attributes={"a": "x"},
+            event_name="e",
+        )
+    assert vars(ours) == vars(reference)
+
+
+def test_otel_attribute_limits_cannot_truncate_or_drop_signed_attributes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The SDK's own records would cut values to 8 characters and keep 3 attributes:
+    # the exported record would then no longer match its MAC.
+    monkeypatch.setenv("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "8")
+    monkeypatch.setenv("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", "8")
+    monkeypatch.setenv("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", "3")
+    monkeypatch.setenv("OTEL_ATTRIBUTE_COUNT_LIMIT", "3")
+    with capture_audit_records() as audit:
+        audit_sdk.audit_event(
+            "doc.read", action="READ", actor="a-rather-long-actor-id", attributes={"n": "x" * 40}
+        )
+        [record] = audit.events
+    assert record.attributes["audit.actor.id"] == "a-rather-long-actor-id"
+    assert record.attributes["n"] == "x" * 40
+    mac = compute_mac(audit.keys.active_key, record.canonical_bytes())
+    assert mac == record.attributes["audit.integrity.value"]
+
+
+def test_exported_attributes_are_read_only_and_detached_from_the_caller(keys: Any) -> None:
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+
+    exporter = InMemoryLogRecordExporter()
+    logger = audit_sdk.configure(
+        keys=keys, processor=SimpleLogRecordProcessor(exporter), set_default=False
+    )
+    tags = ["a", "b"]
+    nested = {"k": [1, 2]}
+    logger.emit("doc.read", action="READ", attributes={"tags": tags, "m": nested})
+    tags.append("changed after signing")
+    nested["k"].append(3)
+    readable = exporter.get_finished_logs()[0]
+    exported = readable.log_record
+    logger.close()
+    assert exported.attributes is not None
+    assert exported.attributes["tags"] == ("a", "b")
+    assert exported.attributes["m"] == {"k": (1, 2)}
+    with pytest.raises(TypeError):
+        exported.attributes["audit.actor.id"] = "mallory"  # type: ignore[index]
+    record = audit_sdk.AuditRecord.from_readable(readable)
+    assert (
+        compute_mac(keys.active_key, record.canonical_bytes())
+        == exported.attributes["audit.integrity.value"]
+    )
+
+
+def test_event_names_and_actions_may_be_str_enums() -> None:
+    from enum import StrEnum
+
+    class Event(StrEnum):
+        READ = "doc.read"
+
+    class Action(StrEnum):
+        READ = "READ"
+
+    with capture_audit_records() as audit:
+        audit_sdk.audit_event(Event.READ, action=Action.READ)
+        [record] = audit.events
+    assert record.event_name == "doc.read" and record.attributes["audit.action"] == "READ"

@@ -18,12 +18,17 @@ import weakref
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from enum import Enum, StrEnum
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry._logs import Logger as OtelLogger
+from opentelemetry._logs import LogRecord
+from opentelemetry.sdk._logs import Logger as SdkLogger
+from opentelemetry.sdk._logs import LogRecordLimits, ReadWriteLogRecord
+from opentelemetry.trace import SpanContext
 
 from audit_sdk._canonical import MacKey, record_hash, signing_object
 from audit_sdk._checkpoint import sign_checkpoint
@@ -73,7 +78,7 @@ from audit_sdk._names import (
     TARGET_ID,
     TARGET_TYPE,
 )
-from audit_sdk._values import tag_attributes, tag_value
+from audit_sdk._values import frozen_value, tag_attributes, tag_value
 
 if TYPE_CHECKING:
     from audit_sdk.pii import Pseudonymizer
@@ -115,8 +120,28 @@ class AuditReceipt(NamedTuple):
     record_hash: str
 
 
-_OUTCOMES: dict[str, str] = {value: value for value in OUTCOMES}
-_ACTOR_TYPES: dict[str, str] = {value: value for value in ACTOR_TYPES}
+# Validated values in their signed (tagged) shape. These dicts are shared by every
+# record that carries the value and are never mutated.
+_OUTCOME_TAGS: dict[str, dict[str, str]] = {value: {"stringValue": value} for value in OUTCOMES}
+_ACTOR_TYPE_TAGS: dict[str, dict[str, str]] = {
+    value: {"stringValue": value} for value in ACTOR_TYPES
+}
+_SCHEMA_VERSION_TAG = {"stringValue": SCHEMA_VERSION_VALUE}
+_SPEC_VERSION_TAG = {"stringValue": "1.0"}
+_OPTIONAL_TEXT = (TARGET_ID, CE_SUBJECT, TARGET_TYPE, SOURCE_ID, SOURCE_TYPE, REQUEST_ID)
+# Event names and actions seen before and found valid (programs use a handful of each).
+_known_event_names: dict[str, dict[str, str]] = {}
+_known_actions: dict[str, dict[str, str]] = {}
+_KNOWN_LIMIT = 4096
+
+
+def _remember(known: dict[str, dict[str, str]], value: str) -> dict[str, str]:
+    tag = {"stringValue": value}
+    if len(known) < _KNOWN_LIMIT:
+        known[value] = tag
+    return tag
+
+
 _match_event_name = _EVENT_NAME.match
 _match_action = _ACTION.match
 
@@ -163,7 +188,9 @@ def _text(field: str, value: object) -> str:
 def validate_event_name(event_name: object) -> str:
     if type(event_name) is str and _match_event_name(event_name) and event_name != CHECKPOINT_EVENT:
         return event_name
-    name = _text("event_name", event_name)
+    name = _text("event_name", event_name)  # a str subclass such as a StrEnum member
+    if _match_event_name(name) and name != CHECKPOINT_EVENT:
+        return name
     if name == CHECKPOINT_EVENT:
         raise InvalidAuditEvent("event_name", f"{CHECKPOINT_EVENT!r} is reserved for the SDK")
     raise InvalidAuditEvent(
@@ -182,7 +209,7 @@ def validate_action(action: object) -> str:
 
 def canonical_details(details: object) -> str:
     """The record body: the details mapping as RFC 8785 JSON text."""
-    if not isinstance(details, Mapping):
+    if type(details) is not dict and not isinstance(details, Mapping):
         raise InvalidAuditEvent("details", f"must be a mapping, got {type(details).__name__}")
     try:
         return canonicalize_fast(details, needs_exact_path(details)).decode("utf-8")
@@ -221,6 +248,63 @@ def validate_limits(*, checkpoint_every: int, max_record_bytes: int) -> None:
         raise AuditConfigurationError(
             f"max_record_bytes must be between 1024 and {HARD_MAX_RECORD_BYTES}"
         )
+
+
+class _AuditLogRecord(LogRecord):
+    """The API LogRecord, set from values the SDK already holds.
+
+    LogRecord.__init__ looks the span up in the context again; the signed trace
+    ids came from that same lookup. tests/test_logger.py checks that this sets
+    exactly the fields LogRecord.__init__ sets.
+    """
+
+    def __init__(
+        self,
+        *,
+        timestamp: int,
+        observed_timestamp: int,
+        context: otel_context.Context,
+        span_context: SpanContext,
+        body: str | None,
+        attributes: dict[str, Any],
+        event_name: str,
+    ) -> None:
+        self.timestamp = timestamp
+        self.observed_timestamp = observed_timestamp
+        self.context = context
+        self.trace_id = span_context.trace_id
+        self.span_id = span_context.span_id
+        self.trace_flags = span_context.trace_flags
+        self.severity_text = None
+        self.severity_number = None
+        self.body = body
+        self.attributes = attributes
+        self.event_name = event_name
+        self.exception = None
+
+
+class _SignedLogRecord(ReadWriteLogRecord):
+    """A ReadWriteLogRecord that carries the signed attributes exactly as signed.
+
+    The SDK's own record re-validates every attribute into a BoundedAttributes,
+    which may truncate or drop values under OTEL_*_LIMIT settings: either would
+    break the signature. The SDK validated the attributes already; they are
+    handed on read-only, so a processor that tried to change a signed record
+    fails loudly instead of producing a record that no longer verifies.
+    """
+
+    def __post_init__(self) -> None:
+        attributes = self.log_record.attributes
+        if type(attributes) is not dict:  # the SDK passes its own fresh dict: no copy needed
+            attributes = dict(attributes or {})
+        self.log_record.attributes = MappingProxyType(attributes)
+
+
+# what _SignedLogRecord honours: no limit (and no environment lookup per record)
+_NO_LIMITS = LogRecordLimits(
+    max_log_record_attributes=LogRecordLimits.UNSET,
+    max_log_record_attribute_length=LogRecordLimits.UNSET,
+)
 
 
 class _Stream:
@@ -263,11 +347,15 @@ class AuditLogger:
     ) -> None:
         validate_limits(checkpoint_every=checkpoint_every, max_record_bytes=max_record_bytes)
         self._otel = otel_logger
+        # With the SDK's Logger, records are built here (see _SignedLogRecord);
+        # any other Logger gets the API's keyword emit.
+        self._sdk_logger = otel_logger if isinstance(otel_logger, SdkLogger) else None
         self._keys = keys
         self._key_id = keys.active_id
         self._mac = MacKey(keys.active_key)
         self.service_name = service_name
         self.event_source = event_source
+        self._event_source_tag = {"stringValue": event_source}
         self._checkpoint_key = checkpoint_key
         self._checkpoint_key_id = (
             checkpoint_key_id(checkpoint_key.public_key()) if checkpoint_key else None
@@ -280,6 +368,9 @@ class AuditLogger:
         self.processor: Any = None  # set by configure(): the export processor, for its stats
         self._lock = threading.Lock()
         self._stream = _Stream()
+        # the span of the last record and its trace and span ids as hex (guarded by _lock)
+        self._span_ctx: SpanContext | None = None
+        self._span_hex: tuple[str | None, str | None] = (None, None)
         self._timer_stop = threading.Event()
         self._timer: threading.Thread | None = None
         self._start_timer()
@@ -339,10 +430,14 @@ class AuditLogger:
         """Validate, sign, chain and emit one audit record; see `audit_sdk.audit_event`."""
         # Validation is written as cheap checks with a slow path that explains the failure:
         # this runs on every audited call.
-        event_name = validate_event_name(event_name)
-        action = validate_action(action)
-        outcome_value = _OUTCOMES.get(outcome) if isinstance(outcome, str) else None
-        if outcome_value is None:
+        event_tag = _known_event_names.get(event_name) if type(event_name) is str else None
+        if event_tag is None:
+            event_tag = _remember(_known_event_names, validate_event_name(event_name))
+        action_tag = _known_actions.get(action) if type(action) is str else None
+        if action_tag is None:
+            action_tag = _remember(_known_actions, validate_action(action))
+        outcome_tag = _OUTCOME_TAGS.get(outcome) if isinstance(outcome, str) else None
+        if outcome_tag is None:
             raise InvalidAuditEvent("outcome", f"{outcome!r} is not one of {sorted(OUTCOMES)}")
         ctx = _current_context()
         if _context_fallback is not None:
@@ -350,19 +445,20 @@ class AuditLogger:
         actor = ctx.actor or "anonymous" if actor is None else _text("actor", actor)
         if actor_type is None:
             actor_type = ctx.actor_type or "user"
-        type_value = _ACTOR_TYPES.get(actor_type) if isinstance(actor_type, str) else None
-        if type_value is None:
+        type_tag = _ACTOR_TYPE_TAGS.get(actor_type) if isinstance(actor_type, str) else None
+        if type_tag is None:
             raise InvalidAuditEvent(
                 "actor_type", f"{actor_type!r} is not one of {sorted(ACTOR_TYPES)}"
             )
         record_id = new_uuid4() if record_id is None else _text("record_id", record_id)
+        event_name = event_tag["stringValue"]
 
         attrs: dict[str, Any] = {
             RECORD_ID: record_id,
             ACTOR_ID: actor,
-            ACTOR_TYPE: type_value,
-            ACTION: action,
-            OUTCOME: outcome_value,
+            ACTOR_TYPE: type_tag["stringValue"],
+            ACTION: action_tag["stringValue"],
+            OUTCOME: outcome_tag["stringValue"],
             SCHEMA_VERSION: SCHEMA_VERSION_VALUE,
             CE_ID: record_id,
             CE_SOURCE: self.event_source,
@@ -383,9 +479,29 @@ class AuditLogger:
             attrs[REQUEST_ID] = (
                 ctx.request_id if request_id is None else _text("request_id", request_id)
             )
-        if self._pseudonymizer is not None:  # sensitive values become keyed pseudonyms
+        tagged: dict[str, Any]
+        if self._pseudonymizer is None:
+            # the tagged shapes of repeating values are shared, not rebuilt per record
+            id_tag = {"stringValue": record_id}
+            tagged = {
+                RECORD_ID: id_tag,
+                ACTOR_ID: {"stringValue": actor},
+                ACTOR_TYPE: type_tag,
+                ACTION: action_tag,
+                OUTCOME: outcome_tag,
+                SCHEMA_VERSION: _SCHEMA_VERSION_TAG,
+                CE_ID: id_tag,
+                CE_SOURCE: self._event_source_tag,
+                CE_SPEC_VERSION: _SPEC_VERSION_TAG,
+                CE_TYPE: event_tag,
+            }
+            if len(attrs) > len(tagged):
+                for key in _OPTIONAL_TEXT:
+                    if key in attrs:
+                        tagged[key] = {"stringValue": attrs[key]}
+        else:  # sensitive values become keyed pseudonyms
             details, attributes = self._pseudonymizer.apply(attrs, details, attributes)
-        tagged: dict[str, Any] = {key: {"stringValue": value} for key, value in attrs.items()}
+            tagged = {key: {"stringValue": value} for key, value in attrs.items()}
         exact = False
         if attributes:
             for key, value in attributes.items():
@@ -398,7 +514,7 @@ class AuditLogger:
                     )
                 tagged[key], value_exact = tag_value(value, f"attributes.{key}")
                 exact = exact or value_exact or (not key.isascii() and max(key) > "\uffff")
-                attrs[key] = value
+                attrs[key] = value if type(value) is str else frozen_value(value)
         body = None if details is None else canonical_details(details)
         now = time.time_ns()
         ts = now if timestamp is None else _timestamp_ns(timestamp, now)
@@ -426,11 +542,16 @@ class AuditLogger:
         """
         ctx = otel_context.get_current()
         span_ctx = trace.get_current_span(ctx).get_span_context()
-        if span_ctx.is_valid:
-            trace_id: str | None = format(span_ctx.trace_id, "032x")
-            span_id: str | None = format(span_ctx.span_id, "016x")
-        else:
-            trace_id = span_id = None
+        if span_ctx is not self._span_ctx:  # records of one span share its ids' hex form
+            if span_ctx.is_valid:
+                self._span_hex = (
+                    format(span_ctx.trace_id, "032x"),
+                    format(span_ctx.span_id, "016x"),
+                )
+            else:
+                self._span_hex = (None, None)
+            self._span_ctx = span_ctx
+        trace_id, span_id = self._span_hex
         stream = self._stream
         if stream.closed:
             raise AuditNotConfigured("this audit stream is closed; configure a new audit logger")
@@ -466,14 +587,35 @@ class AuditLogger:
         attrs[INTEGRITY_SIGNER] = "producer"
         attrs[INTEGRITY_CANON] = "jcs"
         attrs[INTEGRITY_KEY_ID] = self._key_id
-        self._otel.emit(
-            timestamp=ts,
-            observed_timestamp=observed,
-            context=ctx,
-            body=body,
-            attributes=attrs,
-            event_name=event_name,
-        )
+        sdk_logger = self._sdk_logger
+        if sdk_logger is not None:
+            # the SDK Logger takes a ReadWriteLogRecord as it is (its annotation says only
+            # the API LogRecord): resource and scope are set here, attributes left alone
+            sdk_logger.emit(
+                _SignedLogRecord(  # type: ignore[arg-type]
+                    log_record=_AuditLogRecord(
+                        timestamp=ts,
+                        observed_timestamp=observed,
+                        context=ctx,
+                        span_context=span_ctx,
+                        body=body,
+                        attributes=attrs,
+                        event_name=event_name,
+                    ),
+                    resource=sdk_logger.resource,
+                    instrumentation_scope=sdk_logger.instrumentation_scope,
+                    limits=_NO_LIMITS,
+                )
+            )
+        else:
+            self._otel.emit(
+                timestamp=ts,
+                observed_timestamp=observed,
+                context=ctx,
+                body=body,
+                attributes=attrs,
+                event_name=event_name,
+            )
         record_id = attrs[RECORD_ID]
         stream.next_number = number + 1
         stream.previous_hash = digest

@@ -19,6 +19,7 @@ __all__ = [
     "otlp_to_python",
     "otlp_to_tagged",
     "python_to_otlp",
+    "frozen_value",
     "tag_attributes",
     "tag_value",
 ]
@@ -79,6 +80,24 @@ def tag_value(value: object, field: str = "value") -> tuple[Any, bool]:
     """Return (tagged value, whether the exact JCS path is needed)."""
     exact = _Exact()
     return _tag(value, field, 0, exact), exact.needed
+
+
+def frozen_value(value: object) -> Any:
+    """A copy of a (validated) attribute value that later changes to `value` cannot reach.
+
+    The record is signed at emit time and exported later: a list the caller
+    keeps and changes must not change what is exported. Sequences become
+    tuples, maps fresh dicts, bytes-like values bytes.
+    """
+    if isinstance(value, (str, bool, int, float, bytes)):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, Mapping):
+        return {key: frozen_value(item) for key, item in value.items()}
+    if isinstance(value, Sequence):
+        return tuple(frozen_value(item) for item in value)
+    return value
 
 
 def tag_attributes(attributes: Mapping[str, object]) -> tuple[dict[str, Any], bool]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import os
 import re
 from collections.abc import Callable
 from operator import itemgetter
@@ -34,6 +35,12 @@ from audit_sdk._canonical import (
 )
 from audit_sdk._values import otlp_to_tagged
 from audit_sdk._verify._reader import Chunk, ChunkReader, CorruptInput
+
+_CScanner: Any
+try:  # the compiled scanner (src/audit_sdk/_cscan.c); without it, all records take Python's path
+    from audit_sdk._cscan import Scanner as _CScanner
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _CScanner = None
 
 __all__ = [
     "E_CP",
@@ -500,9 +507,20 @@ def scan_chunk(
     line_number = 0
     last: dict[str, Entry] = {}
 
+    scanner = compiled_scanner(keys)
     try:
         for line_number, line in reader:
             line_src = chunk_base | (line_number << _LINE_SHIFT)
+            scanned = scanner.scan(line) if scanner is not None else None
+            if scanned is not None:  # the compiled scanner read the line
+                records += len(scanned)
+                total += len(scanned)
+                _check_scanned(scanned, line, line_src, keys, streams, last, findings)
+                if progress is not None and reader.consumed - reported >= 1 << 22:
+                    progress(reader.consumed - reported, records)
+                    reported = reader.consumed
+                    records = 0
+                continue
             try:
                 document = _LOADS(line)
             except orjson.JSONDecodeError as exc:
@@ -551,6 +569,44 @@ def scan_chunk(
     result.records = total
     result.bytes = chunk.size
     return result
+
+
+def compiled_scanner(keys: dict[str, bytes] | None) -> Any:
+    """The compiled scanner for these keys, or None (not built, or turned off)."""
+    if _CScanner is None or os.environ.get("AUDIT_SDK_NO_CSCAN"):
+        return None
+    return _CScanner(keys, _NEEDED + _CHECKPOINT_NAMES)
+
+
+def _check_scanned(
+    scanned: list[Any],
+    line: bytes,
+    line_src: int,
+    keys: dict[str, bytes] | None,
+    streams: dict[str, StreamPart],
+    last: dict[str, Entry],
+    findings: list[RawFinding],
+) -> None:
+    """Check the records of a line the compiled scanner read; it leaves odd records to Python."""
+    log_records: list[Any] | None = None
+    for index, item in enumerate(scanned):
+        src = line_src | (index if index < NO_INDEX else NO_INDEX - 1)
+        if item is not None:
+            canonical, digest, mac_ok, values, event_name, timestamp = item
+            _check_record(
+                canonical, digest, mac_ok, values, event_name, timestamp,
+                src, keys, streams, last, findings,
+            )  # fmt: skip
+            continue
+        if log_records is None:  # the scanner checked the line's shape: no problems expected
+
+            def line_problem(message: str) -> None:
+                findings.append(
+                    ("malformed_line", _ERROR, message, None, None, None, line_src | NO_INDEX)
+                )
+
+            log_records = _records_of(_LOADS(line), line_problem)
+        _scan_record(log_records[index], src, keys, streams, last, findings)
 
 
 def _bad_json(line: bytes, exc: orjson.JSONDecodeError) -> str:
@@ -621,6 +677,30 @@ def _scan_record(
             )
         )
         return
+    _check_record(
+        canonical, None, False, values, event_name, timestamp, src, keys, streams, last, findings
+    )
+
+
+def _check_record(
+    canonical: bytes,
+    digest: str | None,
+    mac_ok: bool,
+    values: dict[str, Any],
+    event_name: str,
+    timestamp: int,
+    src: int,
+    keys: dict[str, bytes] | None,
+    streams: dict[str, StreamPart],
+    last: dict[str, Entry],
+    findings: list[RawFinding],
+) -> None:
+    """The per-record checks, given what `extract` (or the compiled scanner) read.
+
+    `digest` and `mac_ok` come from the compiled scanner: the record hash it
+    computed, and True when it found the MAC valid. Otherwise they are computed
+    here, and every MAC problem is explained here.
+    """
     (
         raw_sid,
         raw_num,
@@ -643,7 +723,9 @@ def _scan_record(
     flags = 0
 
     # MAC (SPEC §2)
-    if raw_mac is None:
+    if mac_ok:
+        flags = F_MAC_OK
+    elif raw_mac is None:
         findings.append(
             (
                 "no_integrity",
@@ -792,7 +874,8 @@ def _scan_record(
     if raw_end is not None and _true(raw_end):
         flags |= F_END
 
-    digest = record_hash(canonical)
+    if digest is None:
+        digest = record_hash(canonical)
     link: Any = None
     if raw_previous_hash is not None or raw_previous_id is not None:
         previous_hash = _str(raw_previous_hash)
