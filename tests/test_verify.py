@@ -52,6 +52,9 @@ from verify_trails import (
     write_items,
 )
 
+# every test here runs with the compiled record scanner and with the Python one
+pytestmark = pytest.mark.usefixtures("scanner")
+
 
 @pytest.fixture(scope="module")
 def trail(tmp_path_factory: pytest.TempPathFactory) -> Trail:

@@ -59,6 +59,9 @@ from verify_trails import (
     write_items,
 )
 
+# every test here runs with the compiled record scanner and with the Python one
+pytestmark = pytest.mark.usefixtures("scanner")
+
 MODES = ("hmac+public", "hmac-only", "public-only")
 HMAC_MODES = ("hmac+public", "hmac-only")
 SETTINGS = settings(

@@ -591,6 +591,13 @@ def _check_scanned(
     log_records: list[Any] | None = None
     for index, item in enumerate(scanned):
         src = line_src | (index if index < NO_INDEX else NO_INDEX - 1)
+        if item is not None and len(item) == 8:  # checked in C: no findings, just place it
+            digest, sid, num, rid, previous, flags, checkpoint, timestamp = item
+            _place(
+                sid, num, digest, rid, previous, src, flags, checkpoint, timestamp,
+                streams, last,
+            )  # fmt: skip
+            continue
         if item is not None:
             canonical, digest, mac_ok, values, event_name, timestamp = item
             _check_record(
@@ -876,21 +883,39 @@ def _check_record(
 
     if digest is None:
         digest = record_hash(canonical)
-    link: Any = None
+    previous = None
     if raw_previous_hash is not None or raw_previous_id is not None:
-        previous_hash = _str(raw_previous_hash)
-        previous_id = _str(raw_previous_id)
+        previous = (_str(raw_previous_hash), _str(raw_previous_id))
+    _place(sid, num, digest, rid, previous, src, flags, checkpoint, timestamp, streams, last)
+
+
+def _place(
+    sid: str,
+    num: int,
+    digest: str,
+    rid: str | None,
+    previous: tuple[str | None, str | None] | None,
+    src: int,
+    flags: int,
+    checkpoint: Checkpoint | None,
+    timestamp: int,
+    streams: dict[str, StreamPart],
+    last: dict[str, Entry],
+) -> None:
+    """Put a checked record into its stream's part; `previous` is its (hash, id) link or None."""
+    link: Any = None
+    if previous is not None:
         before = last.get(sid)
         if (
             before is not None
             and before[0] == num - 1
-            and before[1] == previous_hash
-            and before[2] == previous_id
-            and previous_id is not None
+            and before[1] == previous[0]
+            and before[2] == previous[1]
+            and previous[1] is not None
         ):
             link = LINKED
         else:
-            link = (previous_hash, previous_id)
+            link = previous
 
     entry: Entry = (num, digest, rid, link, src, flags, checkpoint)
     part = streams.get(sid)
