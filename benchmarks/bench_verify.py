@@ -19,6 +19,8 @@
    - floor+canonical: the floor plus, per record, the reference canonical
      bytes (`canonical_from_otlp`) and their SHA-256: the least a verifier
      that recomputes record hashes must do with the reference code;
+   - verify with --jobs 1 with the compiled record scanner turned off
+     (AUDIT_SDK_NO_CSCAN=1): the pure-Python path, the baseline of the C one;
    - verify with --jobs 1 (and every other --jobs value given).
    Each is run --repeat times, best time kept, with the garbage collector off
    (as `verify` itself runs), so that other load on the machine disturbs the
@@ -47,6 +49,7 @@ from audit_sdk._keys import HmacKeyRing
 from audit_sdk._logger import AuditLogger
 from audit_sdk._otlp_json import encode_attributes
 from audit_sdk._values import python_to_otlp
+from audit_sdk._verify._scan import compiled_scanner
 from audit_sdk.verify import verify
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -298,11 +301,19 @@ def main(argv: list[str] | None = None) -> int:
         (args.keys_out / "checkpoint-key.pub.pem").write_bytes(public_key_pem())
     public_key = checkpoint_key.public_key()
 
-    def verify_with(jobs: int) -> Callable[[], int]:
+    def verify_with(jobs: int, compiled: bool = True) -> Callable[[], int]:
         def run() -> int:
-            result = verify(
-                [path], keys=ring, public_keys=[public_key], jobs=jobs, require_closed=True
-            )
+            before = os.environ.pop("AUDIT_SDK_NO_CSCAN", None)
+            if not compiled:
+                os.environ["AUDIT_SDK_NO_CSCAN"] = "1"
+            try:
+                result = verify(
+                    [path], keys=ring, public_keys=[public_key], jobs=jobs, require_closed=True
+                )
+            finally:
+                os.environ.pop("AUDIT_SDK_NO_CSCAN", None)
+                if before is not None:
+                    os.environ["AUDIT_SDK_NO_CSCAN"] = before
             if not result.ok or result.warnings:
                 raise SystemExit(f"the benchmark trail does not verify: {result.findings[:3]}")
             return result.records
@@ -313,6 +324,10 @@ def main(argv: list[str] | None = None) -> int:
         ("floor: parse + hash each line", lambda: floor(path)),
         ("floor + canonical_from_otlp + hash per record", lambda: floor_canonical(path)),
     ]
+    if compiled_scanner(None) is None:
+        print("note: no compiled scanner here; verify runs in Python only", file=sys.stderr)
+    else:
+        measures.append(("verify --jobs 1, Python scanner only", verify_with(1, compiled=False)))
     for jobs in dict.fromkeys(args.jobs):
         measures.append((f"verify --jobs {jobs} (HMAC + checkpoints)", verify_with(jobs)))
     rows = interleaved(args.repeat, measures)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -445,3 +446,45 @@ def test_event_names_and_actions_may_be_str_enums() -> None:
         audit_sdk.audit_event(Event.READ, action=Action.READ)
         [record] = audit.events
     assert record.event_name == "doc.read" and record.attributes["audit.action"] == "READ"
+
+
+def test_a_refused_checkpoint_does_not_fail_the_recorded_event(keys: Any) -> None:
+    from opentelemetry.sdk._logs import LogRecordProcessor
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+
+    class RefusesFirstCheckpoint(LogRecordProcessor):
+        """Stand-in for a delivery policy that refuses once (say, a full spool disk)."""
+
+        def __init__(self, inner: SimpleLogRecordProcessor) -> None:
+            self.inner = inner
+            self.refused = 0
+
+        def on_emit(self, log_record: Any) -> None:
+            if log_record.log_record.event_name == "audit.checkpoint" and not self.refused:
+                self.refused += 1
+                raise audit_sdk.AuditDeliveryError("spool full")
+            self.inner.on_emit(log_record)
+
+        def shutdown(self) -> None:
+            self.inner.shutdown()
+
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return self.inner.force_flush(timeout_millis)
+
+    exporter = InMemoryLogRecordExporter()
+    processor = RefusesFirstCheckpoint(SimpleLogRecordProcessor(exporter))
+    logger = audit_sdk.configure(
+        keys=keys, processor=processor, checkpoint_every=2, set_default=False
+    )
+    receipts = [logger.emit("doc.read", action="READ") for _ in range(3)]
+    logger.close()
+    assert processor.refused == 1
+    assert [r.sequence_number for r in receipts] == [1, 2, 3]
+    records = [audit_sdk.AuditRecord.from_readable(r) for r in exporter.get_finished_logs()]
+    # 1, 2, (refused checkpoint took no number), 3, checkpoint retried as 4, end record 5
+    assert [r.sequence_number for r in records] == [1, 2, 3, 4, 5]
+    assert [r.event_name for r in records][3:] == ["audit.checkpoint", "audit.checkpoint"]
+    for before, after in itertools.pairwise(records):
+        assert after.attributes["audit.sequence.previous_hash"] == record_hash(
+            before.canonical_bytes()
+        )

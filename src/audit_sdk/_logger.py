@@ -36,6 +36,7 @@ from audit_sdk._context import AuditContext
 from audit_sdk._context import current_context as _current_context
 from audit_sdk._errors import (
     AuditConfigurationError,
+    AuditDeliveryError,
     AuditNotConfigured,
     InvalidAuditEvent,
     RecordTooLarge,
@@ -522,7 +523,15 @@ class AuditLogger:
             receipt = self._sign_and_emit(event_name, attrs, tagged, exact, body, ts, now)
             stream = self._stream
             if stream.next_number - 1 - stream.last_checkpointed >= self._checkpoint_every:
-                self._checkpoint_locked(closed=False)
+                try:
+                    self._checkpoint_locked(closed=False)
+                except AuditDeliveryError as exc:
+                    # The event itself is recorded; raising now would tell the caller it
+                    # was not. A refused checkpoint takes no number, so the chain has no
+                    # gap, and the next record tries the checkpoint again.
+                    _log.warning(
+                        "audit checkpoint not recorded (%s); retried after the next record", exc
+                    )
         return receipt
 
     def _sign_and_emit(
