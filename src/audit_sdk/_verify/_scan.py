@@ -537,11 +537,7 @@ def scan_chunk(
                         )
                     )
                 continue
-
-            def line_problem(message: str, src: int = line_src | NO_INDEX) -> None:
-                findings.append(("malformed_line", _ERROR, message, None, None, None, src))
-
-            log_records = _records_of(document, line_problem)
+            log_records = _records_of(document, _line_problems(findings, line_src))
             records += len(log_records)
             total += len(log_records)
             for index, record in enumerate(log_records):
@@ -569,6 +565,15 @@ def scan_chunk(
     result.records = total
     result.bytes = chunk.size
     return result
+
+
+def _line_problems(findings: list[RawFinding], line_src: int) -> Callable[[str], None]:
+    """What `_records_of` calls with each problem of one line's document."""
+
+    def add(message: str) -> None:
+        findings.append(("malformed_line", _ERROR, message, None, None, None, line_src | NO_INDEX))
+
+    return add
 
 
 def compiled_scanner(keys: dict[str, bytes] | None) -> Any:
@@ -606,13 +611,7 @@ def _check_scanned(
             )  # fmt: skip
             continue
         if log_records is None:  # the scanner checked the line's shape: no problems expected
-
-            def line_problem(message: str) -> None:
-                findings.append(
-                    ("malformed_line", _ERROR, message, None, None, None, line_src | NO_INDEX)
-                )
-
-            log_records = _records_of(_LOADS(line), line_problem)
+            log_records = _records_of(_LOADS(line), _line_problems(findings, line_src))
         _scan_record(log_records[index], src, keys, streams, last, findings)
 
 
