@@ -2,11 +2,12 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# pyproject.toml, setup.py and the C scanner: a change to any of them reinstalls (and recompiles)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml setup.py src/audit_sdk/_cscan.c | sha1sum | cut -c1-12)
 
 .PHONY: demo test lint collector node-tools browser bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py src/audit_sdk/_cscan.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
@@ -37,7 +38,7 @@ lint: $(STAMP)
 test: $(STAMP) collector node-tools browser
 	$(MAKE) lint
 	AUDIT_SDK_REQUIRE_COLLECTOR=1 AUDIT_SDK_REQUIRE_NODE_TOOLS=1 AUDIT_SDK_REQUIRE_BROWSER=1 \
-		$(PY) -m pytest -q
+		AUDIT_SDK_REQUIRE_CSCAN=1 $(PY) -m pytest -q
 
 ## Benchmarks: each prints its figures beside its baseline from the same run.
 bench: $(STAMP) collector

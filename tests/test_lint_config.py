@@ -26,8 +26,9 @@ BAD = sorted((FIXTURES / "bad").iterdir())
 
 SHIPPED_BASE = ROOT / "collector/otelcol-audit.yaml"
 SHIPPED_OVERLAYS = sorted((ROOT / "collector/overlays").glob("*.yaml"))
-SHIPPED_FLUENTBIT = sorted([*ROOT.glob("collector/fluent-bit*.conf"),
-                            *ROOT.glob("collector/fluent-bit*.yaml")])
+SHIPPED_FLUENTBIT = sorted(
+    [*ROOT.glob("collector/fluent-bit*.conf"), *ROOT.glob("collector/fluent-bit*.yaml")]
+)
 
 # Findings against shipped overlays that the collector config owner still has
 # to fix (reported; delete an entry once its overlay is fixed). Anything NOT
@@ -61,6 +62,7 @@ def run_cli(*args: str) -> tuple[int, str]:
 
 # -- fixtures --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", GOOD, ids=lambda p: p.name)
 def test_good_fixture_is_clean(path: Path) -> None:
     assert lint(path) == set()
@@ -87,6 +89,7 @@ def test_bad_fixtures_cover_both_fluent_bit_formats() -> None:
 
 
 # -- our shipped configurations -------------------------------------------------------------------
+
 
 def test_shipped_collector_config_is_clean() -> None:
     assert SHIPPED_BASE.exists()
@@ -121,6 +124,7 @@ def test_shipped_fluent_bit_configs_exist_in_both_formats() -> None:
 
 # -- the shell wrapper ----------------------------------------------------------------------------
 
+
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_wrapper_script_exit_codes() -> None:
     script = str(ROOT / "scripts/validate_audit_config.sh")
@@ -128,8 +132,9 @@ def test_wrapper_script_exit_codes() -> None:
     env = {"AUDIT_SDK": env_cmd, "PATH": "/usr/bin:/bin"}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["bash", script, *args], capture_output=True, text=True,
-                              env=env, check=False)
+        return subprocess.run(
+            ["bash", script, *args], capture_output=True, text=True, env=env, check=False
+        )
 
     assert run(str(BASE_FIXTURE)).returncode == 0
     bad = run(str(FIXTURES / "bad/retry-gives-up.yaml"))
@@ -141,6 +146,7 @@ def test_wrapper_script_exit_codes() -> None:
 
 
 # -- line numbers, overlays and merge semantics ---------------------------------------------------
+
 
 def _line_of(path: Path, needle: str) -> int:
     for number, line in enumerate(path.read_text().splitlines(), start=1):
@@ -181,14 +187,16 @@ def test_merge_is_deep_for_maps_and_replaces_lists() -> None:
 
 def test_config_option_merges_overlays_in_order(tmp_path: Path) -> None:
     overlay = tmp_path / "retry.yaml"
-    overlay.write_text("exporters:\n  otlp_grpc/siem:\n    retry_on_failure:\n"
-                       "      enabled: false\n")
+    overlay.write_text(
+        "exporters:\n  otlp_grpc/siem:\n    retry_on_failure:\n      enabled: false\n"
+    )
     code, out = run_cli("-c", str(BASE_FIXTURE), "-c", str(overlay))
     assert code == 1
     assert f"{overlay}:4: [retry-gives-up]" in out
 
 
 # -- judging values -------------------------------------------------------------------------------
+
 
 def _collector_with_siem(tmp_path: Path, exporter: str) -> Path:
     text = BASE_FIXTURE.read_text()
@@ -200,33 +208,44 @@ def _collector_with_siem(tmp_path: Path, exporter: str) -> Path:
 
 
 def test_loopback_destinations_need_neither_tls_nor_auth(tmp_path: Path) -> None:
-    path = _collector_with_siem(tmp_path, """  otlp_grpc/siem:
+    path = _collector_with_siem(
+        tmp_path,
+        """  otlp_grpc/siem:
     endpoint: http://127.0.0.1:4317
     sending_queue: {storage: file_storage}
     retry_on_failure: {max_elapsed_time: 0}
-""")
+""",
+    )
     assert lint_file(path).findings == []
 
 
 def test_env_defaults_are_judged_and_unset_env_is_not(tmp_path: Path) -> None:
-    path = _collector_with_siem(tmp_path, """  otlp_grpc/siem:
+    path = _collector_with_siem(
+        tmp_path,
+        """  otlp_grpc/siem:
     endpoint: ${env:SIEM:-http://siem.example.com:4318}
     headers: {Authorization: "${env:SIEM_AUTH}"}
     sending_queue: {storage: file_storage}
     retry_on_failure: {max_elapsed_time: "${env:SIEM_RETRY}"}
-""")
+""",
+    )
     assert {f.rule for f in lint_file(path).findings} == {"remote-exporter-no-tls"}
-    path = _collector_with_siem(tmp_path, """  otlp_grpc/siem:
+    path = _collector_with_siem(
+        tmp_path,
+        """  otlp_grpc/siem:
     endpoint: ${env:SIEM}
     headers: {Authorization: "${env:SIEM_AUTH}"}
     sending_queue: {storage: file_storage}
     retry_on_failure: {max_elapsed_time: 0s}
-""")
+""",
+    )
     assert lint_file(path).findings == []
 
 
 def test_kafka_needs_tls_and_sasl(tmp_path: Path) -> None:
-    path = _collector_with_siem(tmp_path, """  kafka/siem:
+    path = _collector_with_siem(
+        tmp_path,
+        """  kafka/siem:
     brokers: [kafka.example.com:9092]
     sending_queue: {storage: file_storage}
     retry_on_failure: {max_elapsed_time: 0}
@@ -234,26 +253,33 @@ def test_kafka_needs_tls_and_sasl(tmp_path: Path) -> None:
     endpoint: 127.0.0.1:4317
     sending_queue: {storage: file_storage}
     retry_on_failure: {max_elapsed_time: 0}
-""")
-    text = path.read_text().replace("exporters: [file/audit, otlp_grpc/siem]",
-                                    "exporters: [file/audit, kafka/siem]")
+""",
+    )
+    text = path.read_text().replace(
+        "exporters: [file/audit, otlp_grpc/siem]", "exporters: [file/audit, kafka/siem]"
+    )
     path.write_text(text)
     assert {f.rule for f in lint_file(path).findings} == {
-        "remote-exporter-no-tls", "remote-exporter-no-auth"}
+        "remote-exporter-no-tls",
+        "remote-exporter-no-auth",
+    }
 
 
 # -- Fluent Bit parsing ---------------------------------------------------------------------------
+
 
 def test_classic_parser_follows_include_and_set(tmp_path: Path) -> None:
     (tmp_path / "outputs").mkdir()
     (tmp_path / "outputs/forward.conf").write_text(
         "[OUTPUT]\n    name   forward\n    MATCH  ${TAG}\n    host   127.0.0.1\n"
-        "    retry_limit False\n")
+        "    retry_limit False\n"
+    )
     main_conf = tmp_path / "fluent-bit.conf"
     main_conf.write_text(
         "@SET TAG=audit.*\n# comment\n[SERVICE]\n    storage.path /var/lib/fb\n\n"
         "[INPUT]\n    Name tail\n    Tag  audit.x\n    DB   /var/lib/fb/db\n"
-        "    storage.type filesystem\n@INCLUDE outputs/*.conf\n")
+        "    storage.type filesystem\n@INCLUDE outputs/*.conf\n"
+    )
     config = parse_classic(main_conf)
     [output] = config.of("OUTPUT")
     assert output.value("match") == "audit.*"
@@ -286,12 +312,16 @@ pipeline:
 
 # -- unusable input and CLI options ---------------------------------------------------------------
 
-@pytest.mark.parametrize("content,name", [
-    ("exporters: [unclosed\n", "broken.yaml"),
-    ("just: a map\n", "other.yaml"),
-    ("key outside a section\n[INPUT]\n    Name tail\n", "fb.conf"),
-    ("[INPUT]\n@INCLUDE missing/*.conf\n", "inc.conf"),
-])
+
+@pytest.mark.parametrize(
+    "content,name",
+    [
+        ("exporters: [unclosed\n", "broken.yaml"),
+        ("just: a map\n", "other.yaml"),
+        ("key outside a section\n[INPUT]\n    Name tail\n", "fb.conf"),
+        ("[INPUT]\n@INCLUDE missing/*.conf\n", "inc.conf"),
+    ],
+)
 def test_unusable_input_exits_2(tmp_path: Path, content: str, name: str) -> None:
     path = tmp_path / name
     path.write_text(content)

@@ -36,8 +36,9 @@ REQUIRED = os.environ.get("AUDIT_SDK_REQUIRE_NODE_TOOLS") == "1"
 def spectral_available() -> None:
     if SPECTRAL.exists():
         return
-    message = ("validators/node_modules/.bin/spectral is missing: run "
-               "`bash scripts/install-node-tools.sh`")
+    message = (
+        "validators/node_modules/.bin/spectral is missing: run `bash scripts/install-node-tools.sh`"
+    )
     if REQUIRED:
         pytest.fail(message + " (AUDIT_SDK_REQUIRE_NODE_TOOLS=1)")
     pytest.skip(message)
@@ -46,9 +47,21 @@ def spectral_available() -> None:
 def spectral(paths: Sequence[Path]) -> tuple[int, dict[str, set[str]]]:
     """Run spectral once on `paths`; (exit code, {resolved path: rule codes})."""
     result = subprocess.run(
-        [str(SPECTRAL), "lint", "--ruleset", str(RULESET), "--format", "json", "--quiet",
-         *map(str, paths)],
-        capture_output=True, text=True, check=False, timeout=300, cwd=ROOT,
+        [
+            str(SPECTRAL),
+            "lint",
+            "--ruleset",
+            str(RULESET),
+            "--format",
+            "json",
+            "--quiet",
+            *map(str, paths),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        cwd=ROOT,
         env={**os.environ, "SCARF_ANALYTICS": "false", "NO_UPDATE_NOTIFIER": "1"},
     )
     assert result.returncode in (0, 1), result.stderr
@@ -90,8 +103,9 @@ def test_exit_codes() -> None:
 
 def test_fresh_sdk_payloads_pass_both(tmp_path: Path) -> None:
     with capture_audit_records(service_name="spectral-check", checkpoint_every=2) as capture:
-        capture.logger.emit("report.export", action="EXPORT", actor="dana", target="r-1",
-                            details={"rows": 10})
+        capture.logger.emit(
+            "report.export", action="EXPORT", actor="dana", target="r-1", details={"rows": 10}
+        )
         capture.logger.emit("report.view", action="READ", outcome="failure")
         capture.logger.close()
         records = list(capture.records)
@@ -103,8 +117,23 @@ def test_fresh_sdk_payloads_pass_both(tmp_path: Path) -> None:
         event.write_bytes(to_structured_json(record))
         paths += [otlp, event]
     line = tmp_path / "line.json"
-    line.write_text(json.dumps({"resourceLogs": [{"resource": {"attributes": []}, "scopeLogs": [
-        {"scope": {"name": "audit_sdk"}, "logRecords": [r.to_otlp() for r in records]}]}]}))
+    line.write_text(
+        json.dumps(
+            {
+                "resourceLogs": [
+                    {
+                        "resource": {"attributes": []},
+                        "scopeLogs": [
+                            {
+                                "scope": {"name": "audit_sdk"},
+                                "logRecords": [r.to_otlp() for r in records],
+                            }
+                        ],
+                    }
+                ]
+            }
+        )
+    )
     paths.append(line)
     code, found = spectral(paths)
     assert code == 0, found
@@ -117,8 +146,9 @@ def test_ruleset_rules_match_the_json_schemas() -> None:
     for name in ("otlp-log-record", "cloudevent"):
         schema = json.loads((ROOT / f"src/audit_sdk/schemas/{name}.schema.json").read_text())
         schema_rules |= {entry["title"] for entry in schema["allOf"]}
-    spectral_schema_rules = {code for code, rule in ruleset["rules"].items()
-                             if rule["then"]["function"] == "schema"}
+    spectral_schema_rules = {
+        code for code, rule in ruleset["rules"].items() if rule["then"]["function"] == "schema"
+    }
     assert spectral_schema_rules == schema_rules
     for function in ruleset["functions"]:
         assert (ROOT / "validators/functions" / f"{function}.js").exists()

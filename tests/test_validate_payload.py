@@ -74,8 +74,9 @@ def test_bad_fixture_breaks_exactly_its_rule(path: Path) -> None:
 
 
 def test_every_rule_has_a_bad_fixture() -> None:
-    schema_rules = {entry["title"] for kind in ("otlp", "cloudevent")
-                    for entry in load_schema(kind)["allOf"]}
+    schema_rules = {
+        entry["title"] for kind in ("otlp", "cloudevent") for entry in load_schema(kind)["allOf"]
+    }
     function_rules = {"audit-otlp-unique-keys", "audit-otlp-timestamp-order", "audit-mirrors"}
     assert schema_rules | function_rules == {expected_rule(p) for p in BAD}
 
@@ -90,21 +91,40 @@ def test_schemas_are_valid_draft_2020_12(kind: str) -> None:
 
 
 def test_generated_schemas_and_ruleset_are_up_to_date() -> None:
-    result = subprocess.run([sys.executable, str(ROOT / "scripts/gen_payload_rules.py"), "--check"],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/gen_payload_rules.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
 
 
 # -- fresh payloads from the SDK: the schemas track what the SDK emits ---------------------
 
+
 def _fresh_records() -> list[audit_sdk.AuditRecord]:
     with capture_audit_records(service_name="schema-check", checkpoint_every=2) as capture:
-        audit_sdk.audit_event("doc.read", action="READ", actor="carol", target="doc-9",
-                              target_type="document", source="10.0.0.1", source_type="ip",
-                              details={"fields": ["a", "b"]}, attributes={"size": 12})
+        audit_sdk.audit_event(
+            "doc.read",
+            action="READ",
+            actor="carol",
+            target="doc-9",
+            target_type="document",
+            source="10.0.0.1",
+            source_type="ip",
+            details={"fields": ["a", "b"]},
+            attributes={"size": 12},
+        )
         with TracerProvider().get_tracer("t").start_as_current_span("s"):
-            audit_sdk.audit_event("doc.delete", action="DELETE", outcome="unknown",
-                                  actor="svc-1", actor_type="service", request_id="r-1")
+            audit_sdk.audit_event(
+                "doc.delete",
+                action="DELETE",
+                outcome="unknown",
+                actor="svc-1",
+                actor_type="service",
+                request_id="r-1",
+            )
         audit_sdk.audit_event("doc.share", action="SHARE", outcome="failure")
         capture.logger.close()
         return list(capture.records)
@@ -121,8 +141,13 @@ def test_fresh_sdk_records_validate_as_otlp_and_cloudevent() -> None:
 
 def test_fresh_sdk_trail_file_validates(tmp_path: Path) -> None:
     trail = tmp_path / "audit.jsonl"
-    logger = audit_sdk.configure(service_name="trail-check", keys=audit_sdk.HmacKeyRing.generate(),
-                                 trail_path=trail, set_default=False, checkpoint_interval=None)
+    logger = audit_sdk.configure(
+        service_name="trail-check",
+        keys=audit_sdk.HmacKeyRing.generate(),
+        trail_path=trail,
+        set_default=False,
+        checkpoint_interval=None,
+    )
     for n in range(3):
         logger.emit("file.upload", action="UPLOAD", actor=f"user-{n}", target=f"f-{n}")
     logger.close()
@@ -142,6 +167,7 @@ def test_structured_json_bytes_validate_directly(tmp_path: Path) -> None:
 
 
 # -- input forms and exit codes ----------------------------------------------------------
+
 
 def test_array_lines_and_stdin(tmp_path: Path) -> None:
     docs = [json.loads(p.read_text()) for p in GOOD[:3]]

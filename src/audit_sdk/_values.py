@@ -16,10 +16,10 @@ from audit_sdk._errors import InvalidAuditEvent
 
 __all__ = [
     "MAX_DEPTH",
+    "frozen_value",
     "otlp_to_python",
     "otlp_to_tagged",
     "python_to_otlp",
-    "frozen_value",
     "tag_attributes",
     "tag_value",
 ]
