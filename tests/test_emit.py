@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import itertools
 import json
 from datetime import UTC, datetime
@@ -384,6 +385,8 @@ def test_audit_log_record_sets_exactly_the_fields_of_the_api_log_record(tracer: 
             event_name="e",
         )
     assert vars(ours) == vars(reference)
+    copied = copy.copy(ours)  # what the batch processors do with every record
+    assert type(copied) is type(ours) and copied is not ours and vars(copied) == vars(ours)
 
 
 def test_otel_attribute_limits_cannot_truncate_or_drop_signed_attributes(

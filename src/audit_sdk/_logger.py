@@ -283,6 +283,13 @@ class _AuditLogRecord(LogRecord):
         self.event_name = event_name
         self.exception = None
 
+    def __copy__(self) -> _AuditLogRecord:
+        # What copy.copy() does for a plain object, without its generic
+        # __reduce_ex__ path: the batch processors copy every record.
+        copied = object.__new__(_AuditLogRecord)
+        copied.__dict__.update(self.__dict__)
+        return copied
+
 
 class _SignedLogRecord(ReadWriteLogRecord):
     """A ReadWriteLogRecord that carries the signed attributes exactly as signed.
