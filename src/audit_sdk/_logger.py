@@ -255,7 +255,7 @@ class _AuditLogRecord(LogRecord):
     """The API LogRecord, set from values the SDK already holds.
 
     LogRecord.__init__ looks the span up in the context again; the signed trace
-    ids came from that same lookup. tests/test_logger.py checks that this sets
+    ids came from that same lookup. tests/test_emit.py checks that this sets
     exactly the fields LogRecord.__init__ sets.
     """
 
