@@ -48,4 +48,4 @@ bench: $(STAMP) collector
 	$(PY) benchmarks/bench_collector.py
 
 clean:
-	rm -rf $(VENV) demo-out collector/dist collector/build validators/node_modules
+	rm -rf $(VENV) demo-out collector/dist collector/build validators/node_modules build src/audit_sdk/*.so
